@@ -1,0 +1,15 @@
+"""Parameters: one module per config group, each a dataclass declared with units and sources."""
+
+from lattice.params.fields import FieldParams, FieldsParams
+from lattice.params.grid import GridParams
+from lattice.params.organ import OrganParams, VesselParams
+from lattice.params.output import OutputParams
+from lattice.params.run import RunParams, check, register_configs
+from lattice.params.spec import ConfigError, Params, param, validate
+from lattice.params.tumour import InitialTumourParams, TumourParams
+
+__all__ = [
+    "ConfigError", "FieldParams", "FieldsParams", "GridParams", "InitialTumourParams",
+    "OrganParams", "OutputParams", "Params", "RunParams", "TumourParams", "VesselParams",
+    "check", "param", "register_configs", "validate",
+]

@@ -1,0 +1,76 @@
+"""Config group ``fields``: the diffusing substances and their solver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lattice.codes import RATE_CLASSES
+from lattice.params.spec import Params, param
+
+BOUNDARIES = ("zero_flux", "dirichlet", "periodic")
+
+
+@dataclass
+class FieldParams(Params):
+    """One diffusing substance: ∂c/∂t = D∇²c − (λ + u(x)) c + s(x) + p(x)(c_vessel − c).
+
+    ``u`` is the per-cell uptake (first order), ``s`` the per-cell secretion, ``p`` the vessel
+    permeability (non-zero only in vessel voxels).
+    """
+
+    enabled: bool = param(True, "", "solve this field (a disabled field stays at initial_value)")
+    units: str = param("", "", "units of the concentration")
+    description: str = param("", "", "what the field is")
+    diffusion_um2_per_min: float = param(1.0e5, "µm²/min", "diffusion coefficient D", min=0.0)
+    decay_per_min: float = param(0.1, "1/min", "background decay λ", min=0.0)
+    boundary: str = param("dirichlet", "", "lattice edge condition", choices=BOUNDARIES)
+    boundary_value: float = param(0.0, "field units", "value held at the edge (dirichlet)", min=0.0)
+    initial_value: float = param(0.0, "field units", "value everywhere at t = 0", min=0.0)
+    vessel_value: float = param(0.0, "field units", "concentration in blood at vessel voxels", min=0.0)
+    vessel_permeability_per_min: float = param(
+        0.0, "1/min", "exchange rate p between blood and a vessel voxel (large p → Dirichlet)", min=0.0,
+    )
+    uptake_per_min: dict[str, float] = param(
+        {}, "1/min", "first-order uptake rate per occupant class", min=0.0, keys=tuple(RATE_CLASSES),
+    )
+    secretion_per_min: dict[str, float] = param(
+        {}, "field units/min", "secretion rate per occupant class", min=0.0, keys=tuple(RATE_CLASSES),
+    )
+
+
+def _oxygen() -> FieldParams:
+    return FieldParams(
+        units="mmHg", description="oxygen partial pressure",
+        diffusion_um2_per_min=1.0e5, decay_per_min=0.1,  # PhysiCell (REFERENCES: solid)
+        boundary="dirichlet", boundary_value=38.0, initial_value=38.0,  # far field 38 mmHg (5 %)
+        vessel_value=38.0, vessel_permeability_per_min=1000.0,  # ≈ Dirichlet at vessels
+        uptake_per_min={"tumour": 10.0, "normal": 1.0, "caf": 1.0},  # tumour: PhysiCell; others (uncertain)
+    )
+
+
+def _glucose() -> FieldParams:
+    return FieldParams(
+        units="fraction of plasma", description="glucose relative to plasma",
+        diffusion_um2_per_min=6.0e3, decay_per_min=0.0,  # Casciari 1988 ≈ 1e-6 cm²/s (check)
+        boundary="dirichlet", boundary_value=1.0, initial_value=1.0,
+        vessel_value=1.0, vessel_permeability_per_min=1000.0,
+        uptake_per_min={"tumour": 0.05, "normal": 0.01, "caf": 0.01},  # (uncertain)
+    )
+
+
+@dataclass
+class FieldsParams(Params):
+    """All fields and the solver settings."""
+
+    solver: str = param(
+        "multigrid", "", "implicit multigrid (stable for any step), lod (BioFVM-like splitting), "
+        "or ftcs (explicit reference; refuses unstable steps)", choices=("multigrid", "lod", "ftcs"),
+    )
+    substeps: int = param(1, "", "field solves per cell step", min=1)
+    cycles: int = param(4, "", "multigrid V-cycles per field solve (warm-started)", min=1)
+    oxygen: FieldParams = param(_oxygen())
+    glucose: FieldParams = param(_glucose())
+
+    def named(self) -> dict[str, FieldParams]:
+        """Every field by name, in output channel order (disabled ones are held constant)."""
+        return {"oxygen": self.oxygen, "glucose": self.glucose}

@@ -1,0 +1,1 @@
+"""napari plugin for DTP Lattice runs (installed as ``lattice.viewer``)."""
