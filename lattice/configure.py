@@ -15,14 +15,29 @@ CONFIG_MODULE = "lattice.conf"
 
 def params_from_config(cfg: DictConfig | dict) -> RunParams:
     """Validate a composed config (or a saved one) and return frozen :class:`RunParams`."""
+    _reject_unknown(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg), RunParams, "")
     schema = OmegaConf.structured(RunParams)
-    OmegaConf.set_struct(schema, True)  # keys added with "+" are still unknown to the model
     try:
         merged = OmegaConf.merge(schema, cfg)
         obj = OmegaConf.to_object(merged)
     except Exception as exc:  # OmegaConf's errors carry the key in "full_key:"
         raise ConfigError(explain(exc)) from None
     return check(obj)  # type: ignore[arg-type]
+
+
+def _reject_unknown(cfg: DictConfig, cls: type, path: str) -> None:
+    """Keys added with ``+key=value`` (or present in a saved config) that the schema lacks."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in cfg.keys():
+        full = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            allowed = ", ".join(fields)
+            raise ConfigError(f"unknown config key {full}: allowed keys{' under ' + path if path else ''} are {allowed}")
+        f = fields[key]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        value = cfg.get(key)
+        if dataclasses.is_dataclass(default) and isinstance(value, DictConfig):
+            _reject_unknown(value, type(default), full)
 
 
 def _allowed_keys(path: str) -> tuple[list[str], bool]:

@@ -40,6 +40,10 @@ def rate_tables(model) -> tuple["np.ndarray", "np.ndarray"]:
 def update(state: State, model) -> State:
     """Advance all enabled fields by one cell step; returns a new state (fields replaced)."""
     xp, p = model.xp, model.params
+    specs = list(model.registry)
+    boundaries = sorted({s.params.boundary for s in specs if s.params.enabled})
+    if not boundaries:
+        return state
     uptake_lut, secretion_lut = rate_tables(model)
     R, F = state.fields.shape[:2]
     spatial = state.fields.shape[2:]
@@ -48,8 +52,7 @@ def update(state: State, model) -> State:
     options = {"cycles": p.fields.cycles} if p.fields.solver == "multigrid" else {}
 
     new_fields = state.fields.copy()
-    specs = list(model.registry)
-    for boundary in sorted({s.params.boundary for s in specs if s.params.enabled}):
+    for boundary in boundaries:
         idx = [i for i, s in enumerate(specs) if s.params.enabled and s.params.boundary == boundary]
         sel = xp.asarray(idx)
         # (F_sel, R, *S) -> (R, F_sel, *S) -> (R*F_sel, *S): one batch of independent fields.

@@ -1,0 +1,93 @@
+"""The run directory (DESIGN §5): ``run.zarr``, ``summary.h5`` and Hydra's ``.hydra/``.
+
+A directory that already holds a run is never overwritten silently: :func:`prepare_run_dir`
+refuses it unless the user asked for ``output.overwrite=true``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+#: Names inside a run directory.
+ZARR_NAME = "run.zarr"
+SUMMARY_NAME = "summary.h5"
+#: Scratch names used while the saved state is replaced (see :mod:`lattice.io.zarr_store`);
+#: they live next to ``run.zarr``, outside the zarr hierarchy, so no reader ever lists them.
+STATE_TMP_NAME = ".state.tmp"
+STATE_NEW_NAME = ".state.new"
+STATE_OLD_NAME = ".state.old"
+
+#: Everything a run writes into its directory (Hydra's ``.hydra/`` excluded: Hydra writes it
+#: before the job starts, so its presence says nothing about an earlier run).
+RUN_OUTPUTS = (ZARR_NAME, SUMMARY_NAME, SUMMARY_NAME + ".tmp", STATE_TMP_NAME, STATE_NEW_NAME, STATE_OLD_NAME)
+
+
+class RunExistsError(FileExistsError):
+    """The run directory already holds a run and ``output.overwrite`` is false."""
+
+
+class OutputError(OSError):
+    """A run's output could not be written (disk full, quota, permissions…).
+
+    The message names the path, the last complete frame and how to resume, on one line;
+    ``errno`` and ``filename`` are those of the underlying error when there is one.
+    """
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def resume_hint(run_dir: Path) -> str:
+    """The command that continues a run from its last complete frame."""
+    return f"lattice-run resume={Path(run_dir)}"
+
+
+def has_run(path: Path) -> bool:
+    """Whether ``path`` holds the outputs of a run (``run.zarr`` or ``summary.h5``)."""
+    path = Path(path)
+    return (path / ZARR_NAME).exists() or (path / SUMMARY_NAME).exists()
+
+
+def prepare_run_dir(path: Path, overwrite: bool) -> Path:
+    """Create the run directory, refusing one that already holds a run.
+
+    Args:
+        path: the run directory (Hydra's output directory or ``output.dir``).
+        overwrite: remove an existing run's ``run.zarr`` and ``summary.h5`` (and the scratch
+            files of an interrupted run) instead of refusing. Other files, ``.hydra/``
+            included, are left alone.
+
+    Returns:
+        The directory as an absolute path.
+
+    Raises:
+        RunExistsError: ``path`` holds ``run.zarr`` or ``summary.h5`` and ``overwrite`` is false.
+        OutputError: the directory cannot be created or the old run cannot be removed.
+    """
+    path = Path(path).expanduser().absolute()
+    if has_run(path):
+        if not overwrite:
+            raise RunExistsError(
+                f"{path} already holds a run ({ZARR_NAME} / {SUMMARY_NAME}): pass resume={path} to continue "
+                f"it, output.overwrite=true to replace it, or choose another hydra.run.dir"
+            )
+    try:
+        if overwrite:
+            for name in RUN_OUTPUTS:
+                target = path / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                elif target.exists() or target.is_symlink():
+                    target.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(
+            f"cannot prepare the run directory {path}: {e.strerror or e}", e.errno, e.filename
+        ) from e
+    return path
