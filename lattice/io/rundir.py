@@ -71,12 +71,11 @@ def prepare_run_dir(path: Path, overwrite: bool) -> Path:
         OutputError: the directory cannot be created or the old run cannot be removed.
     """
     path = Path(path).expanduser().absolute()
-    if has_run(path):
-        if not overwrite:
-            raise RunExistsError(
-                f"{path} already holds a run ({ZARR_NAME} / {SUMMARY_NAME}): pass resume={path} to continue "
-                f"it, output.overwrite=true to replace it, or choose another hydra.run.dir"
-            )
+    if has_run(path) and not overwrite:
+        raise RunExistsError(
+            f"{path} already holds a run ({ZARR_NAME} / {SUMMARY_NAME}): pass resume={path} to continue "
+            f"it, output.overwrite=true to replace it, or choose another hydra.run.dir"
+        )
     try:
         if overwrite:
             for name in RUN_OUTPUTS:

@@ -34,7 +34,7 @@ def tmp_path(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
-def _event_value(name: str, value) -> float:
+def event_value(name: str, value) -> float:
     if value is None:
         return math.nan
     try:
@@ -86,7 +86,7 @@ def write_summary(
     path = Path(path)
     columns = check_timeseries(timeseries)
     event_values = {name: math.nan for name in REQUIRED_EVENTS}
-    event_values.update({name: _event_value(name, v) for name, v in events.items()})
+    event_values.update({name: event_value(name, v) for name, v in events.items()})
     tmp = tmp_path(path)
     try:
         with h5py.File(tmp, "w", track_order=True) as f:

@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import zarr
@@ -57,7 +57,7 @@ from lattice.io.rundir import (
     RunExistsError,
     resume_hint,
 )
-from lattice.io.summary import write_summary
+from lattice.io.summary import check_timeseries, event_value, write_summary
 from lattice.state import VOXEL_ARRAYS
 
 #: Version of the layout below; bumped when a reader would need to tell layouts apart.
@@ -109,7 +109,7 @@ def chunk_layout(
         return tuple(max(n, 1) for n in frame_shape), None
     channels, spatial = frame_shape[:n_channel_axes], frame_shape[n_channel_axes:]
     n_big = sum(1 for n in spatial if n > 1) or 1
-    edge = 2 ** max(0, int(math.floor(math.log2(max(INNER_CHUNK_BYTES / itemsize, 1)) / n_big)))
+    edge = 2 ** max(0, math.floor(math.log2(max(INNER_CHUNK_BYTES / itemsize, 1)) / n_big))
     inner = tuple(max(1, min(n, edge)) for n in spatial)
     chunks = (1,) * n_channel_axes + inner
     shards = tuple(max(n, 1) for n in channels) + tuple(-(-max(n, 1) // c) * c for n, c in zip(spatial, inner))
@@ -131,19 +131,22 @@ def _to_numpy(a) -> np.ndarray:
     return np.asarray(a)
 
 
-def _jsonable(obj: Any) -> Any:
-    """A JSON-safe copy: tuples → lists, NumPy scalars → Python, non-finite floats → None,
-    paths and other objects → str."""
+def _jsonable(obj: Any, nonfinite_as_str: bool = False) -> Any:
+    """A JSON-safe copy: tuples → lists, NumPy scalars → Python, paths and other objects → str,
+    non-finite floats → None (or ``"nan"``/``"inf"``/``"-inf"``, which OmegaConf reads back as
+    floats, when ``nonfinite_as_str``)."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, nonfinite_as_str) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, nonfinite_as_str) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return _jsonable(obj.tolist(), nonfinite_as_str)
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        if math.isfinite(obj):
+            return obj
+        return str(obj) if nonfinite_as_str else None
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     return str(obj)
@@ -154,7 +157,7 @@ def _events_from_json(events: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _rgba_255(rgba: Sequence[float]) -> list[int]:
-    return [int(round(min(max(c, 0.0), 1.0) * 255)) for c in rgba]
+    return [round(min(max(c, 0.0), 1.0) * 255) for c in rgba]
 
 
 def _field_spec(spec) -> dict[str, str]:
@@ -197,7 +200,7 @@ def is_lattice_run(path: Path | str) -> bool:
     try:
         meta = json.loads((resolve_store(path) / "zarr.json").read_text())
         return meta.get("node_type") == "group" and "dtp_lattice" in (meta.get("attributes") or {})
-    except Exception:
+    except Exception:  # noqa: BLE001 - any unreadable or foreign path is simply not a run
         return False
 
 
@@ -407,7 +410,7 @@ class FrameWriter:
         meta = {
             "schema_version": SCHEMA_VERSION,
             "version": str(version),
-            "config": _jsonable(config),
+            "config": _jsonable(config, nonfinite_as_str=True),
             "config_yaml": str(config_yaml),
             "fields": specs,
             "labels": label_metadata(),
@@ -474,7 +477,7 @@ class FrameWriter:
         self._failed = False
 
     @classmethod
-    def reopen(cls, run_dir: Path) -> tuple["FrameWriter", SavedState]:
+    def reopen(cls, run_dir: Path) -> tuple[FrameWriter, SavedState]:
         """Reopen a run to continue it from its saved state.
 
         Finishes or undoes an interrupted state swap, drops the frames newer than the saved
@@ -597,14 +600,24 @@ class FrameWriter:
         Raises:
             OutputError: any OSError (disk full, quota…); the frames before this one stay
                 readable and the message says how to resume.
-            ValueError: arrays of the wrong shape, or a time not after the last frame's.
+            ValueError: missing arrays or arrays of the wrong shape, timeseries columns of
+                unequal length, a non-numeric event, or a time not after the last frame's
+                (checked before anything is written: the writer stays usable).
+            RuntimeError: the writer is closed, or an earlier write failed.
         """
-        if self._closed or self._failed:
-            raise RuntimeError(f"the writer of {self.store_path} is {'closed' if self._closed else 'failed'}")
+        if self._closed:
+            raise RuntimeError(f"the writer of {self.store_path} is closed")
+        if self._failed:
+            raise RuntimeError(
+                f"an earlier write to {self.store_path} failed; continue with: {resume_hint(self.run_dir)}"
+            )
         times = self._meta["frame_times_h"]
         if times and not time_h > times[-1]:
             raise ValueError(f"write_frame: time_h={time_h:g} is not after the last frame's {times[-1]:g}")
+        # Check everything before the first write: bad input must not cost the run.
         arrays = self._check_arrays(arrays)
+        timeseries = check_timeseries(timeseries)
+        events = {k: event_value(k, v) for k, v in events.items()}
         index = len(times)
         try:
             self._append_frame(index, arrays)
@@ -662,10 +675,7 @@ class FrameWriter:
         """Step 4: write the state beside the store, then swap it in as ``state/``."""
         tmp, new = self.run_dir / STATE_TMP_NAME, self.run_dir / STATE_NEW_NAME
         _rmtree(new)
-        write_state_group(
-            tmp, step, time_h, arrays, {k: np.asarray(v) for k, v in timeseries.items()},
-            {k: (math.nan if v is None else float(v)) for k, v in events.items()}, self.shape,
-        )
+        write_state_group(tmp, step, time_h, arrays, timeseries, events, self.shape)
         os.rename(tmp, new)  # complete: from here on reopen prefers it
         self._swap_state()
 
@@ -717,7 +727,7 @@ class FrameWriter:
                 f"complete and readable (open with use_consolidated=False)", e.errno, e.filename,
             ) from e
 
-    def __enter__(self) -> "FrameWriter":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -758,7 +768,7 @@ class RunReader:
 
     is_lattice_run = staticmethod(is_lattice_run)
 
-    def refresh(self) -> "RunReader":
+    def refresh(self) -> RunReader:
         """Reopen the store (without consolidated metadata) and reread its attributes."""
         self.root = _open_root(self.store_path, "r")
         meta = self.root.attrs["dtp_lattice"]
