@@ -50,6 +50,9 @@ def divide(state: State, intents, model) -> tuple[State, "object"]:
         The new state and the boolean mask of voxels that hold a new cycle: the mothers that
         divided and their daughters (used by rules applied at division, e.g. mutation).
     """
+    twin = model.backend.kernel("placement")
+    if twin is not None:  # CUDA twin (kernels/placement.cu), same decisions bit for bit
+        return twin.divide(state, intents, model)
     xp, offsets = model.xp, model.grid.offsets
     target, key = choose_targets(state, intents, model)
     free = free_space(state.cells)

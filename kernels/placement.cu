@@ -1,0 +1,102 @@
+// Pull placement of daughters: the CUDA twin of lattice/processes/placement.py.
+// Lattice (R, nz, ny, nx) in C order (2D runs have nz = 1); one thread per voxel.
+// Offsets (dz, dy, dx) in Grid.offsets order, n_dirs of them.
+#include <stdint.h>
+#include "philox.cuh"
+
+#define EMPTY 0
+#define NORMAL 10
+#define STREAM_PLACEMENT 2
+
+struct Dims { int R, nz, ny, nx; };
+
+__device__ __forceinline__ bool neighbour(const Dims d, long v, int dz, int dy, int dx, long* out) {
+    const long nvox = (long)d.nz * d.ny * d.nx;
+    const long r = v / nvox, i = v % nvox;
+    const int x = (int)(i % d.nx), y = (int)((i / d.nx) % d.ny), z = (int)(i / ((long)d.nx * d.ny));
+    const int zz = z + dz, yy = y + dy, xx = x + dx;
+    if (zz < 0 || zz >= d.nz || yy < 0 || yy >= d.ny || xx < 0 || xx >= d.nx) return false;
+    *out = r * nvox + ((long)zz * d.ny + yy) * d.nx + xx;
+    return true;
+}
+
+__device__ __forceinline__ bool is_free(uint8_t c) { return c == EMPTY || c == NORMAL; }
+
+// Step 1: each dividing cell picks a free neighbour uniformly (u0 × n_free) and a key u1.
+extern "C" __global__ void choose_targets(const uint8_t* cells, const bool* intents, const int* offsets,
+                                          int n_dirs, int R, int nz, int ny, int nx, uint32_t seed, uint32_t step,
+                                          int* target, float* key) {
+    const Dims d{R, nz, ny, nx};
+    const long nvox = (long)d.nz * d.ny * d.nx;
+    const long v = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (v >= d.R * nvox) return;
+    target[v] = -1;
+    float u[4];
+    philox_uniforms(seed, (uint32_t)(v / nvox), (uint32_t)(v % nvox), step, STREAM_PLACEMENT, 0, u);
+    key[v] = u[1];
+    if (!intents[v]) return;
+    int n_free = 0;
+    for (int k = 0; k < n_dirs; ++k) {
+        long w;
+        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && is_free(cells[w])) ++n_free;
+    }
+    if (n_free == 0) return;
+    int choice = (int)(u[0] * (float)n_free);
+    if (choice > n_free - 1) choice = n_free - 1;
+    int seen = 0;
+    for (int k = 0; k < n_dirs; ++k) {
+        long w;
+        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && is_free(cells[w])) {
+            if (seen == choice) { target[v] = k; return; }
+            ++seen;
+        }
+    }
+}
+
+// Step 2: each free voxel accepts the proposer with the smallest key (ties: lower direction).
+extern "C" __global__ void accept(const uint8_t* cells, const int* target, const float* key,
+                                  const int* offsets, int n_dirs, int R, int nz, int ny, int nx, int* winner) {
+    const Dims d{R, nz, ny, nx};
+    const long nvox = (long)d.nz * d.ny * d.nx;
+    const long v = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (v >= d.R * nvox) return;
+    int best_dir = -1;
+    float best_key = 2.0f;
+    if (is_free(cells[v])) {
+        for (int k = 0; k < n_dirs; ++k) {
+            long m;  // the mother sits at v − offset[k]
+            if (!neighbour(d, v, -offsets[3 * k], -offsets[3 * k + 1], -offsets[3 * k + 2], &m)) continue;
+            if (target[m] == k && key[m] < best_key) { best_key = key[m]; best_dir = k; }
+        }
+    }
+    winner[v] = best_dir;
+}
+
+// Step 3: write daughters (inherit state and memory; clock and timer 0) and reset mothers' clocks.
+extern "C" __global__ void apply(const uint8_t* cells, const float* clock, const float* memory,
+                                 const float* timer, const int* target, const int* winner,
+                                 const int* offsets, int n_dirs, int R, int nz, int ny, int nx, uint8_t* cells_out,
+                                 float* clock_out, float* memory_out, float* timer_out, bool* renewed) {
+    const Dims d{R, nz, ny, nx};
+    const long nvox = (long)d.nz * d.ny * d.nx;
+    const long v = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (v >= d.R * nvox) return;
+    uint8_t c = cells[v];
+    float clk = clock[v], mem = memory[v], tim = timer[v];
+    bool born = false, divided = false;
+    const int w = winner[v];
+    if (w >= 0) {
+        long m;
+        neighbour(d, v, -offsets[3 * w], -offsets[3 * w + 1], -offsets[3 * w + 2], &m);
+        c = cells[m]; mem = memory[m]; clk = 0.0f; tim = 0.0f; born = true;
+    }
+    const int t = target[v];
+    if (t >= 0) {
+        long q;
+        if (neighbour(d, v, offsets[3 * t], offsets[3 * t + 1], offsets[3 * t + 2], &q) && winner[q] == t) {
+            divided = true; clk = 0.0f;
+        }
+    }
+    cells_out[v] = c; clock_out[v] = clk; memory_out[v] = mem; timer_out[v] = tim;
+    renewed[v] = born || divided;
+}
