@@ -15,7 +15,7 @@ import numpy as np
 
 from lattice import __version__
 from lattice.events import compute_events
-from lattice.io import FrameWriter, prepare_run_dir
+from lattice.io import FrameWriter, prepare_run_dir, saved_step
 from lattice.model import Model
 from lattice.observe import observe
 from lattice.state import State
@@ -72,6 +72,9 @@ class Simulation:
                 rd, shape=m.grid.shape, spacing_um=m.grid.spacing_um, field_specs=specs,
                 config=self.config, config_yaml=self.config_yaml, seed=p.seed, replicate=r,
                 version=__version__, frame_every_h=p.output.every_h,
+                # Replicates are written one after another: keep one frame of history so that a
+                # crash between them still leaves a step every replicate can resume from.
+                keep_previous_state=len(self.run_dirs) > 1,
             ))
         self.state = m.initial_state()
         self.timeseries = [{} for _ in self.run_dirs]
@@ -81,17 +84,14 @@ class Simulation:
     def resume(self) -> None:
         """Continue from the last complete saved state of every replicate."""
         m, xp = self.model, self.model.xp
+        # A crash part-way through writing the replicates of one frame leaves some one frame
+        # ahead: all resume from the earliest step (the others kept their previous state).
+        common = min(saved_step(rd) for rd in self.run_dirs)
         saved = []
         for rd in self.run_dirs:
-            writer, s = FrameWriter.reopen(rd)
+            writer, s = FrameWriter.reopen(rd, at_step=common)
             self.writers.append(writer)
             saved.append(s)
-        steps = {s.step for s in saved}
-        if len(steps) != 1:
-            raise RuntimeError(
-                f"replicates were saved at different steps {sorted(steps)}; resume each replicate "
-                "directory on its own (lattice-run resume=<dir>/replicate_NNN)"
-            )
         arrays = {k: xp.asarray(np.stack([s.arrays[k] for s in saved])) for k in saved[0].arrays}
         self.state = State(**arrays, step=saved[0].step)
         self.timeseries = [{k: list(v) for k, v in s.timeseries.items()} for s in saved]

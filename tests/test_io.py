@@ -614,3 +614,38 @@ def test_chunk_layout_large_3d_and_2d():
 def test_state_keys_match_state_dataclass():
     """Resume rebuilds State(**arrays): the saved arrays are exactly State's fields."""
     assert set(fake_state((3, 3), 0)) == {*VOXEL_ARRAYS, "fields"}
+
+
+def test_replicates_resume_from_a_common_step_after_a_crash_between_them(tmp_path, monkeypatch):
+    """Two replicates written together; the crash hits replicate 1 while frame 2 is written,
+    after replicate 0 completed it. Resume goes back to frame 1 for both (replicate 0 kept its
+    previous state), drops replicate 0's frame 2, and continues identically."""
+    from lattice.io import saved_step
+    from lattice.io.zarr_store import FrameWriter as FW
+
+    shape = (6, 5)
+    specs = [dict(name="oxygen", units="mmHg", description="O2")]
+    dirs = [tmp_path / f"replicate_{r:03d}" for r in range(2)]
+    writers = [FW(d, shape=shape, spacing_um=20.0, field_specs=specs, config={"seed": 0}, config_yaml="seed: 0\n",
+                  seed=0, replicate=r, version="test", frame_every_h=1.0, keep_previous_state=True)
+               for r, d in enumerate(dirs)]
+
+    def arrays(v):
+        a = {k: np.full(shape, v, dtype=np.uint8 if k in ("cells", "immune") else np.float32)
+             for k in ("cells", "clock", "memory", "timer_h", "immune")}
+        a["fields"] = np.full((1, *shape), v, np.float32)
+        return a
+
+    for step in range(2):
+        for w in writers:
+            w.write_frame(float(step), step, arrays(step), {"time_h": np.arange(step + 1.0)}, {})
+    writers[0].write_frame(2.0, 2, arrays(2), {"time_h": np.arange(3.0)}, {})
+    assert [saved_step(d) for d in dirs] == [2, 1]
+    reopened = [FW.reopen(d, at_step=1) for d in dirs]
+    for w, s in reopened:
+        assert s.step == 1 and w.frame_times_h == [0.0, 1.0]
+        np.testing.assert_array_equal(s.arrays["fields"], arrays(1)["fields"])
+        w.write_frame(2.0, 2, arrays(7), {"time_h": np.arange(3.0)}, {})
+    for d in dirs:
+        root = zarr.open_group(str(d / "run.zarr"), mode="r", use_consolidated=False)
+        assert root["0"].shape[0] == 3 and float(root["0"][2].max()) == 7.0

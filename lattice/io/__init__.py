@@ -2,9 +2,9 @@
 
 from lattice.io.rundir import OutputError, RunExistsError, prepare_run_dir, resume_hint
 from lattice.io.summary import read_summary, write_summary
-from lattice.io.zarr_store import FrameWriter, RunReader, SavedState, is_lattice_run, open_run
+from lattice.io.zarr_store import FrameWriter, RunReader, SavedState, is_lattice_run, open_run, saved_step
 
 __all__ = [
     "FrameWriter", "OutputError", "RunExistsError", "RunReader", "SavedState", "is_lattice_run",
-    "open_run", "prepare_run_dir", "read_summary", "resume_hint", "write_summary",
+    "open_run", "prepare_run_dir", "read_summary", "resume_hint", "saved_step", "write_summary",
 ]

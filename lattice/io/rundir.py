@@ -17,10 +17,15 @@ SUMMARY_NAME = "summary.h5"
 STATE_TMP_NAME = ".state.tmp"
 STATE_NEW_NAME = ".state.new"
 STATE_OLD_NAME = ".state.old"
+#: The state of the frame before the current one, kept (when asked) so that replicates written
+#: together can all be resumed from one common step after a crash part-way through a frame.
+STATE_PREV_NAME = ".state.prev"
 
 #: Everything a run writes into its directory (Hydra's ``.hydra/`` excluded: Hydra writes it
 #: before the job starts, so its presence says nothing about an earlier run).
-RUN_OUTPUTS = (ZARR_NAME, SUMMARY_NAME, SUMMARY_NAME + ".tmp", STATE_TMP_NAME, STATE_NEW_NAME, STATE_OLD_NAME)
+RUN_OUTPUTS = (
+    ZARR_NAME, SUMMARY_NAME, SUMMARY_NAME + ".tmp", STATE_TMP_NAME, STATE_NEW_NAME, STATE_OLD_NAME, STATE_PREV_NAME,
+)
 
 
 class RunExistsError(FileExistsError):

@@ -50,6 +50,7 @@ from lattice.codes import CELL_LABELS, IMMUNE_LABELS
 from lattice.io.rundir import (
     STATE_NEW_NAME,
     STATE_OLD_NAME,
+    STATE_PREV_NAME,
     STATE_TMP_NAME,
     SUMMARY_NAME,
     ZARR_NAME,
@@ -367,6 +368,32 @@ def recover_state_swap(run_dir: Path) -> None:
     _rmtree(old)
 
 
+def saved_step(run_dir: Path | str) -> int:
+    """The step of a run's saved state (after finishing any interrupted state swap)."""
+    store_path = resolve_store(Path(run_dir).expanduser().absolute())
+    recover_state_swap(store_path.parent)
+    root = _open_root(store_path, "r")
+    if STATE_PATH not in root:
+        raise OutputError(f"{store_path.parent} has no saved state to resume from (no frame was completed)")
+    return int(root[STATE_PATH].attrs["step"])
+
+
+def _restore_previous_state(run_dir: Path, step: int) -> None:
+    """Make the kept previous state (``.state.prev``, of ``step``) the current one."""
+    prev = run_dir / STATE_PREV_NAME
+    current = run_dir / ZARR_NAME / STATE_PATH
+    if not prev.exists() or int(zarr.open_group(store=LocalStore(prev), mode="r").attrs["step"]) != step:
+        raise OutputError(
+            f"{run_dir}: no saved state at step {step} (only the latest state"
+            f"{' and the previous one' if prev.exists() else ''} are kept); the run cannot be resumed there"
+        )
+    old = run_dir / STATE_OLD_NAME
+    _rmtree(old)
+    os.rename(current, old)
+    os.rename(prev, current)
+    _rmtree(old)
+
+
 # --------------------------------------------------------------------------------------------
 # Writer
 
@@ -385,6 +412,9 @@ class FrameWriter:
         seed, replicate: the run's seed and replicate index.
         version: the simulator's version.
         frame_every_h: interval between recorded frames, h (OME time scale).
+        keep_previous_state: also keep the previous frame's state (``.state.prev``, twice the
+            state's disk space) so that :meth:`reopen` can go back one frame: replicates written
+            one after the other can then all resume from one common step after a crash.
 
     Raises:
         RunExistsError: ``run_dir`` already holds ``run.zarr``.
@@ -394,7 +424,7 @@ class FrameWriter:
     def __init__(
         self, run_dir: Path, *, shape: tuple[int, ...], spacing_um: float, field_specs: Sequence[Any],
         config: Mapping[str, Any], config_yaml: str, seed: int, replicate: int, version: str,
-        frame_every_h: float,
+        frame_every_h: float, keep_previous_state: bool = False,
     ) -> None:
         run_dir = Path(run_dir).expanduser().absolute()
         shape = tuple(int(n) for n in shape)
@@ -448,6 +478,7 @@ class FrameWriter:
                 f"again with output.overwrite=true", e.errno, e.filename,
             ) from e
         self._attach(run_dir, root, meta, ome, state_frame=-1)
+        self.keep_previous_state = keep_previous_state
 
     # -- construction shared with reopen ------------------------------------------------------
 
@@ -477,7 +508,7 @@ class FrameWriter:
         self._failed = False
 
     @classmethod
-    def reopen(cls, run_dir: Path) -> tuple[FrameWriter, SavedState]:
+    def reopen(cls, run_dir: Path, at_step: int | None = None) -> tuple[FrameWriter, SavedState]:
         """Reopen a run to continue it from its saved state.
 
         Finishes or undoes an interrupted state swap, drops the frames newer than the saved
@@ -486,6 +517,8 @@ class FrameWriter:
 
         Args:
             run_dir: the run directory (or its ``run.zarr``).
+            at_step: resume from this step instead of the latest saved one: it must be the
+                saved state's step or the kept previous state's (``keep_previous_state``).
 
         Returns:
             ``(writer, state)``: a writer that appends after the saved state's frame, and that
@@ -518,6 +551,10 @@ class FrameWriter:
                     f"again with output.overwrite=true"
                 )
             state = read_state_group(root[STATE_PATH])
+            if at_step is not None and state.step != at_step:
+                _restore_previous_state(run_dir, at_step)
+                root = _open_root(store_path, "r+")
+                state = read_state_group(root[STATE_PATH])
             steps = list(meta["frame_steps"])
             keep = sum(1 for s in steps if s <= state.step)
             if keep == 0 or steps[keep - 1] != state.step:
@@ -545,6 +582,7 @@ class FrameWriter:
             ) from e
         writer = cls.__new__(cls)
         writer._attach(run_dir, root, meta, ome, state_frame=keep - 1)
+        writer.keep_previous_state = (run_dir / STATE_PREV_NAME).exists()
         return writer, state
 
     # -- properties -----------------------------------------------------------------------------
@@ -682,11 +720,16 @@ class FrameWriter:
     def _swap_state(self) -> None:
         current = self.store_path / STATE_PATH
         new, old = self.run_dir / STATE_NEW_NAME, self.run_dir / STATE_OLD_NAME
+        prev = self.run_dir / STATE_PREV_NAME
         _rmtree(old)
+        if self.keep_previous_state:
+            _rmtree(prev)
+            old = prev  # the outgoing state becomes the previous one instead of being removed
         if current.exists():
             os.rename(current, old)
         os.rename(new, current)
-        _rmtree(old)
+        if not self.keep_previous_state:
+            _rmtree(old)
 
     def _output_error(self, e: OSError, index: int, time_h: float) -> OutputError:
         reason = e.strerror or str(e)
