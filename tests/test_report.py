@@ -1,0 +1,77 @@
+"""``lattice-report RUN [--out DIR]`` (issue 6): PNG figures without a display (no Qt)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lattice.viewer.report import key_frames, main
+from lattice.viewer.store import RunStore
+from viewer_conftest import real_run, write_foreign_zarr, write_synthetic_run
+
+from lattice import codes
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def pixels_near(img: np.ndarray, rgba, tol: float = 2 / 255) -> int:
+    return int((np.abs(img[..., :3] - np.asarray(rgba[:3])).max(axis=-1) <= tol).sum())
+
+
+def test_report_writes_populations_and_snapshots(tmp_path, capsys):
+    import matplotlib.image
+
+    write_synthetic_run(tmp_path / "run")
+    assert main([str(tmp_path / "run"), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [Path(p).name for p in printed] == ["populations.png", "snapshots.png"]
+    for p in printed:
+        data = Path(p).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000, p
+    snap = matplotlib.image.imread(printed[1])
+    curves = matplotlib.image.imread(printed[0])
+    # the snapshots draw the cell states in their fixed colours; the curves in theirs
+    assert pixels_near(snap, codes.CELL_LABELS[codes.SENSITIVE][1]) > 500
+    assert pixels_near(snap, codes.CELL_LABELS[codes.DTP][1]) > 100
+    assert pixels_near(curves, codes.CELL_LABELS[codes.SENSITIVE][1]) > 50
+
+
+def test_key_frames(tmp_path):
+    write_synthetic_run(tmp_path / "run")
+    st = RunStore(tmp_path / "run")
+    _, events = st.summary()
+    assert events["nadir_time_h"] == 48.0 and np.isnan(events["progression_time_h"])
+    assert key_frames(st, events) == [("start", 0), ("nadir, end", 4)]
+    assert key_frames(st, {"nadir_time_h": 13.0, "progression_time_h": 31.0}) == [
+        ("start", 0), ("nadir (13 h)", 1), ("progression (31 h)", 3), ("end", 4),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["2d", "3d"])
+def test_console_script_on_lattice_run_output_without_qt(kind, tmp_path):
+    run = real_run(kind)
+    out = tmp_path / "report"
+    script = Path(sys.executable).with_name("lattice-report")
+    code = (
+        "import sys; from lattice.viewer.report import main; rc = main(sys.argv[1:]); "
+        "qt = [m for m in sys.modules if m.split('.')[0] in ('qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'napari')]; "
+        "assert not qt, qt; sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(run), "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["populations.png", "snapshots.png"]
+    assert all(p.stat().st_size > 10_000 for p in out.iterdir())
+    if script.exists():  # the installed console script (default output folder RUN/report)
+        proc = subprocess.run([str(script), str(run)], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert Path(proc.stdout.split()[0]).parent == run / "report"
+
+
+def test_report_rejects_what_is_not_a_run(tmp_path, capsys):
+    assert main([str(write_foreign_zarr(tmp_path / "other.zarr"))]) == 2
+    assert "holds no DTP Lattice run" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing")]) == 2
