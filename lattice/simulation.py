@@ -8,6 +8,7 @@ kernel) and each is written as its own run under ``<run_dir>/replicate_<r>``.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,10 @@ class Simulation:
         self.writers: list[FrameWriter] = []
         self.timeseries: list[dict[str, list]] = []
         self.state: State | None = None
+        # Frames are written by one background thread while the model steps on (the GPU keeps
+        # working during zarr/HDF5 I/O); at most one frame is in flight, in order.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lattice-writer")
+        self._pending: Future | None = None
 
     # -- set-up ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -101,27 +106,34 @@ class Simulation:
         """Step to ``duration_h``, writing frames every ``output.every_h`` and at the end."""
         assert self.state is not None, "call start() or resume() first"
         p = self.model.params
-        n_steps = p.n_steps
         show = p.output.progress if progress is None else progress
         t0 = time.perf_counter()
+        try:
+            self._loop(p.n_steps, show)
+        finally:
+            self._drain()  # an interrupted run still completes the frame in flight
+            self._io.shutdown(wait=True)
+        for w in self.writers:
+            w.close()
+        return self._result(time.perf_counter() - t0)
+
+    def _loop(self, n_steps: int, show: bool) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+        step_h = self.model.params.step_h
         columns = (TextColumn("[bold]t = {task.fields[t]:>7.1f} h"), BarColumn(),
                    TextColumn("{task.completed}/{task.total} steps"), TextColumn("tumour {task.fields[n]}"),
                    TimeRemainingColumn())
         with Progress(*columns, disable=not show, transient=False) as bar:
             task = bar.add_task("run", total=n_steps, completed=self.state.step,
-                                t=self.state.step * p.step_h, n=self._last("tumour_total"))
+                                t=self.state.step * step_h, n=self._last("tumour_total"))
             while self.state.step < n_steps:
                 self.state = self.model.step(self.state)
                 self._append_rows(self.state)
                 if self.state.step % self.frame_every == 0 or self.state.step == n_steps:
                     self._write_frame(self.state)
-                bar.update(task, completed=self.state.step, t=self.state.step * p.step_h,
+                bar.update(task, completed=self.state.step, t=self.state.step * step_h,
                            n=self._last("tumour_total"))
-        for w in self.writers:
-            w.close()
-        return self._result(time.perf_counter() - t0)
 
     # -- recording ------------------------------------------------------------------------
     def _append_rows(self, state: State) -> None:
@@ -139,14 +151,25 @@ class Simulation:
     def _tables(self) -> list[dict[str, np.ndarray]]:
         return [{k: np.asarray(v) for k, v in t.items()} for t in self.timeseries]
 
+    def _drain(self) -> None:
+        """Wait for the frame in flight; re-raise its error (e.g. OutputError: disk full)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
     def _write_frame(self, state: State) -> None:
+        """Copy the frame to the host now (the only device→host copy besides the per-step
+        counts) and write it in the background once the previous frame is done."""
         backend = self.model.backend
-        host = {k: backend.asnumpy(v) for k, v in state.arrays().items()}
-        time_h = state.step * self.model.params.step_h
-        for r, (writer, table) in enumerate(zip(self.writers, self._tables())):
-            writer.write_frame(
-                time_h, state.step, {k: v[r] for k, v in host.items()}, table, compute_events(table)
-            )
+        host = {k: np.array(backend.asnumpy(v), copy=True) for k, v in state.arrays().items()}
+        time_h, step, tables = state.step * self.model.params.step_h, state.step, self._tables()
+        self._drain()
+
+        def write() -> None:
+            for r, (writer, table) in enumerate(zip(self.writers, tables)):
+                writer.write_frame(time_h, step, {k: v[r] for k, v in host.items()}, table, compute_events(table))
+
+        self._pending = self._io.submit(write)
 
     def _result(self, wall_s: float) -> RunResult:
         tables = self._tables()
