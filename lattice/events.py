@@ -1,4 +1,9 @@
-"""Events read off the per-step table (DESIGN §5 ``summary.h5/events``)."""
+"""Events read off the per-step table (DESIGN §5 ``summary.h5/events``).
+
+All times are simulated hours of the table's rows (a row is written after each step, the first
+at t = 0). "Therapy start" is the row whose burden became the baseline: the row before the
+first non-NaN ``baseline_burden`` when the run has a treatment, else the first row.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,75 @@ import math
 
 import numpy as np
 
+#: Relapse composition: the fraction of the burden in each state at progression.
+STATE_COLUMNS = ("sensitive", "primed", "dtp", "dtep", "resistant")
+
 
 def compute_events(timeseries: dict[str, np.ndarray], progression_factor: float = 1.2) -> dict[str, float]:
-    """Nadir and progression of the live tumour burden.
+    """Nadir, progression and relapse composition of the live tumour burden.
 
     Args:
-        timeseries: columns ``time_h``, ``tumour_total``, ``dtp`` (one row per cell step).
-        progression_factor: progression is the first time after the nadir that the burden
-            exceeds this multiple of the baseline (first row) — 1.2 as in Strobl et al. 2022.
+        timeseries: columns ``time_h``, ``tumour_total``, the state counts, and with a
+            treatment ``baseline_burden``, ``progression_threshold`` and
+            ``cumulative_dose_<drug>`` (one row per cell step).
+        progression_factor: used without a ``progression_threshold`` column: progression is
+            then the first time the burden exceeds this multiple of the first row's burden
+            (1.2 as in Strobl et al. 2022).
 
     Returns:
-        ``nadir_time_h``, ``nadir_burden``, ``dtp_fraction_at_nadir``, ``progression_time_h``
-        (NaN when the burden never progressed).
+        ``nadir_time_h``, ``nadir_burden``, ``dtp_fraction_at_nadir`` (minimum of the burden
+        from therapy start on; first time it is reached), ``dtep_fraction_at_nadir``,
+        ``resistant_fraction_at_nadir``; ``therapy_start_h``, ``baseline_burden``;
+        ``progression_time_h`` (first time after therapy start the burden exceeds the
+        threshold), ``time_to_progression_h`` (from therapy start);
+        ``relapse_<state>_fraction`` at progression; ``cumulative_dose_<drug>_at_progression``
+        and ``cumulative_dose_<drug>`` (end of the table). NaN when an event did not happen.
     """
     nan = math.nan
     burden = np.asarray(timeseries.get("tumour_total", []), dtype=float)
+    base = {"nadir_time_h": nan, "nadir_burden": nan, "dtp_fraction_at_nadir": nan, "progression_time_h": nan}
     if burden.size == 0:
-        return dict(nadir_time_h=nan, nadir_burden=nan, dtp_fraction_at_nadir=nan, progression_time_h=nan)
+        return base
     time_h = np.asarray(timeseries["time_h"], dtype=float)
-    i_nadir = int(np.argmin(burden))
-    dtp = np.asarray(timeseries.get("dtp", np.zeros_like(burden)), dtype=float)
-    frac = float(dtp[i_nadir] / burden[i_nadir]) if burden[i_nadir] > 0 else nan
-    after = np.nonzero(burden[i_nadir:] > progression_factor * burden[0])[0]
-    progression = float(time_h[i_nadir + after[0]]) if after.size else nan
-    return dict(
+    start = 0
+    baseline = burden[0]
+    threshold = progression_factor * baseline
+    if "baseline_burden" in timeseries:
+        b = np.asarray(timeseries["baseline_burden"], dtype=float)
+        set_rows = np.nonzero(np.isfinite(b))[0]
+        if set_rows.size:
+            start = max(int(set_rows[0]) - 1, 0)
+            baseline = float(b[set_rows[0]])
+            thr = np.asarray(timeseries.get("progression_threshold", b * progression_factor), dtype=float)
+            threshold = float(thr[set_rows[0]])
+        else:
+            start, baseline, threshold = burden.size, nan, nan
+
+    def fraction(col: str, i: int) -> float:
+        if col not in timeseries or not burden[i] > 0:
+            return nan
+        return float(np.asarray(timeseries[col], dtype=float)[i] / burden[i])
+
+    out = dict(base, therapy_start_h=nan, baseline_burden=baseline, time_to_progression_h=nan)
+    out |= {f"{s}_fraction_at_nadir": nan for s in ("dtep", "resistant")}
+    out |= {f"relapse_{s}_fraction": nan for s in STATE_COLUMNS}
+    doses = [k for k in timeseries if k.startswith("cumulative_dose_")]
+    out |= {f"{k}_at_progression": nan for k in doses}
+    out |= {k: float(np.asarray(timeseries[k], dtype=float)[-1]) for k in doses}
+    if start >= burden.size:
+        return out
+    out["therapy_start_h"] = float(time_h[start])
+    i_nadir = start + int(np.argmin(burden[start:]))
+    out.update(
         nadir_time_h=float(time_h[i_nadir]), nadir_burden=float(burden[i_nadir]),
-        dtp_fraction_at_nadir=frac, progression_time_h=progression,
+        dtp_fraction_at_nadir=fraction("dtp", i_nadir), dtep_fraction_at_nadir=fraction("dtep", i_nadir),
+        resistant_fraction_at_nadir=fraction("resistant", i_nadir),
     )
+    above = np.nonzero(burden[start:] > threshold)[0]
+    if above.size:
+        i = start + int(above[0])
+        out["progression_time_h"] = float(time_h[i])
+        out["time_to_progression_h"] = float(time_h[i] - time_h[start])
+        out |= {f"relapse_{s}_fraction": fraction(s, i) for s in STATE_COLUMNS}
+        out |= {f"{k}_at_progression": float(np.asarray(timeseries[k], dtype=float)[i]) for k in doses}
+    return out

@@ -1,9 +1,15 @@
 """Per-step observables (DESIGN §2 step 6, §5 ``summary.h5/timeseries``).
 
 Counted on the device; only these few numbers per replicate cross to the host each step.
+With a treatment, per drug ``d``: ``plasma_<d>`` (mean plasma or bath level over the step, µM),
+``on_<d>`` (1 when the schedule had it on), ``cumulative_dose_<d>`` (doses so far) and
+``tumour_<d>_uM`` (mean local concentration at live tumour cells); and ``baseline_burden``
+(burden at therapy start, NaN before), ``progression_threshold`` (factor × baseline).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -29,6 +35,14 @@ def _counts(layer, xp, n_codes: int = 16):
     return xp.bincount(flat.ravel(), minlength=R * n_codes).reshape(R, n_codes)
 
 
+def _mean_over(mask, values, xp):
+    """Mean of ``values`` over ``mask`` per replicate (0 where the mask is empty)."""
+    R = mask.shape[0]
+    n = mask.reshape(R, -1).sum(axis=1)
+    total = xp.where(mask, values, 0).reshape(R, -1).sum(axis=1, dtype=xp.float64)
+    return xp.where(n > 0, total / xp.maximum(n, 1), 0.0)
+
+
 def observe(state: State, model) -> dict[str, np.ndarray]:
     """Counts and field statistics per replicate, as NumPy ``(R,)`` arrays."""
     xp = model.xp
@@ -44,4 +58,24 @@ def observe(state: State, model) -> dict[str, np.ndarray]:
     out["o2_mean_mmHg"] = o2.reshape(o2.shape[0], -1).mean(axis=1)
     out["hypoxic_fraction"] = xp.where(n_live > 0, hypoxic / xp.maximum(n_live, 1), 0.0)
     out |= {name: cells[:, c] for name, c in EXTRA_CELL_COLUMNS.items()}
+    out["memory_mean"] = _mean_over(live, state.memory, xp)
+    if state.has_therapy:
+        out |= therapy_columns(state, model, live)
     return {k: model.backend.asnumpy(v) for k, v in out.items()}
+
+
+def therapy_columns(state: State, model, live) -> dict[str, np.ndarray]:
+    """Per-drug plasma level, on flag, cumulative dose and tumour concentration; baseline."""
+    xp = model.xp
+    out = {}
+    for d, name in enumerate(model.drug_names):
+        out[f"plasma_{name}"] = state.exposure[:, d]
+        out[f"on_{name}"] = state.drug_on[:, d]
+        out[f"cumulative_dose_{name}"] = state.cumulative_dose[:, d]
+        local = state.fields[:, model.registry.index(f"drug_{name}")]
+        out[f"tumour_{name}_uM"] = _mean_over(live, local, xp)
+    started = state.baseline >= 0
+    baseline = xp.where(started, state.baseline.astype(xp.float64), math.nan)
+    out["baseline_burden"] = baseline
+    out["progression_threshold"] = baseline * model.params.treatment.progression_factor
+    return out

@@ -28,15 +28,16 @@ class Stream(IntEnum):
     PLACEMENT = 2  # (direction choice, priority key)
     NECROSIS = 3
     APOPTOSIS = 4
-    CYCLE = 5
-    SWITCHING = 6  # S <-> P
-    DRUG = 7  # drug death versus persister entry
-    PERSISTER = 8  # D -> E, D/E -> S
-    MUTATION = 9
+    CYCLE = 5  # division with tumour.division=hazard
+    SWITCHING = 6  # reserved (S <-> P is one outcome of FATE: competing outcomes share a uniform)
+    DRUG = 7  # cytotoxic drug: a division attempt is lethal
+    PERSISTER = 8  # reserved (D -> E, D/E -> S are outcomes of FATE)
+    MUTATION = 9  # resistance mutation of each daughter at division
     IMMUNE = 10
     IMMUNE_MOVE = 11
     STROMA = 12
     VESSELS = 13
+    FATE = 14  # one uniform per live tumour cell per step, partitioned over its competing outcomes
 
 
 def _mulhilo(a, m: int, xp):

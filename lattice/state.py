@@ -1,7 +1,10 @@
 """The simulation state: a plain dataclass of arrays (DESIGN §2, STYLE).
 
 Everything needed to continue a run is here, the RNG position included (the step counter:
-random numbers are a pure function of seed, replicate, voxel, step and stream).
+random numbers are a pure function of seed, replicate, voxel, step and stream), and, when a
+treatment has drugs, the per-replicate therapy state (pharmacokinetics, schedule, burden
+memory for adaptive rules). The writer saves every array of :meth:`State.arrays` and resume
+rebuilds ``State(**arrays)``, so a resumed run continues exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +22,19 @@ VOXEL_ARRAYS = {
     "immune": np.uint8,
 }
 
+#: Per-replicate therapy arrays: name -> (dtype, per drug?). Present only when the treatment
+#: has at least one drug (None otherwise), shape ``(R, n_drugs)`` or ``(R,)``.
+THERAPY_ARRAYS = {
+    "drug_on": (np.uint8, True),
+    "plasma": (np.float32, True),
+    "exposure": (np.float32, True),
+    "since_dose_h": (np.float32, True),
+    "cumulative_dose": (np.float32, True),
+    "burden": (np.int64, False),
+    "baseline": (np.int64, False),
+    "progression_h": (np.float32, False),
+}
+
 
 @dataclass
 class State:
@@ -27,34 +43,78 @@ class State:
     Attributes:
         cells: uint8 tumour/stroma layer, codes of :mod:`lattice.codes`.
         clock: float32 cell-cycle progress in [0, 1]; a cell at 1 is ready to divide.
-        memory: float32 drug-exposure memory in [0, 1] (DTP life cycle).
+        memory: float32 drug-exposure memory in [0, 1] (DTP life cycle; inherited at division).
         timer_h: float32 hours spent in the current state (apoptosis clearance, DTP→DTEP).
         immune: uint8 immune layer, codes of :mod:`lattice.codes`.
         fields: float32 concentrations, channels in registry order.
+        drug_on: uint8 ``(R, n_drugs)``: the schedule had the drug on during the last step.
+        plasma: float32 ``(R, n_drugs)``: plasma concentration (µM) at the end of the last step
+            (the pharmacokinetic state).
+        exposure: float32 ``(R, n_drugs)``: mean plasma (or bath) level over the last step,
+            what vessels delivered (µM).
+        since_dose_h: float32 ``(R, n_drugs)``: hours from the last bolus to the end of the last
+            step (−1: never dosed).
+        cumulative_dose: float32 ``(R, n_drugs)``: doses given so far (infusion/constant/bath:
+            hours on / interval_h).
+        burden: int64 ``(R,)``: live tumour cells at the end of the last step (read by adaptive
+            schedules in the next step).
+        baseline: int64 ``(R,)``: burden when therapy started (−1: not started yet).
+        progression_h: float32 ``(R,)``: time of the first progression (burden > factor ×
+            baseline), −1 until then.
         step: completed cell steps (the RNG counter's step word for the next step).
     """
 
-    cells: "np.ndarray"
-    clock: "np.ndarray"
-    memory: "np.ndarray"
-    timer_h: "np.ndarray"
-    immune: "np.ndarray"
-    fields: "np.ndarray"
+    cells: np.ndarray
+    clock: np.ndarray
+    memory: np.ndarray
+    timer_h: np.ndarray
+    immune: np.ndarray
+    fields: np.ndarray
+    drug_on: np.ndarray | None = None
+    plasma: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+    since_dose_h: np.ndarray | None = None
+    cumulative_dose: np.ndarray | None = None
+    burden: np.ndarray | None = None
+    baseline: np.ndarray | None = None
+    progression_h: np.ndarray | None = None
     step: int = 0
 
     @classmethod
-    def empty(cls, replicates: int, shape: tuple[int, ...], n_fields: int, xp=np) -> "State":
+    def empty(cls, replicates: int, shape: tuple[int, ...], n_fields: int, xp=np, n_drugs: int | None = None) -> State:
+        """Zeroed arrays; the therapy arrays only when ``n_drugs`` is given (≥ 1)."""
         vox = (replicates, *shape)
         arrays = {name: xp.zeros(vox, dtype=dt) for name, dt in VOXEL_ARRAYS.items()}
-        return cls(**arrays, fields=xp.zeros((replicates, n_fields, *shape), dtype=xp.float32))
+        state = cls(**arrays, fields=xp.zeros((replicates, n_fields, *shape), dtype=xp.float32))
+        if n_drugs:
+            state = state.replace(**empty_therapy(replicates, n_drugs, xp))
+        return state
 
-    def replace(self, **changes) -> "State":
+    def replace(self, **changes) -> State:
         """A new State sharing unchanged arrays (processes return new states, never mutate)."""
         return replace(self, **changes)
 
-    def arrays(self) -> dict[str, "np.ndarray"]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "step"}
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array to save (therapy arrays only when present)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "step" and getattr(self, f.name) is not None}
 
     @property
     def replicates(self) -> int:
         return int(self.cells.shape[0])
+
+    @property
+    def has_therapy(self) -> bool:
+        return self.drug_on is not None
+
+
+def empty_therapy(replicates: int, n_drugs: int, xp=np) -> dict[str, np.ndarray]:
+    """Therapy arrays at t = 0: nothing given, never dosed, no progression."""
+    out = {}
+    for name, (dt, per_drug) in THERAPY_ARRAYS.items():
+        shape = (replicates, n_drugs) if per_drug else (replicates,)
+        out[name] = xp.zeros(shape, dtype=dt)
+    out["since_dose_h"] = xp.full((replicates, n_drugs), -1.0, dtype=xp.float32)
+    out["progression_h"] = xp.full((replicates,), -1.0, dtype=xp.float32)
+    out["baseline"] = xp.full((replicates,), -1, dtype=xp.int64)
+    return out

@@ -6,10 +6,12 @@ from lattice.params.organ import OrganParams, VesselParams
 from lattice.params.output import OutputParams
 from lattice.params.run import RunParams, check, register_configs
 from lattice.params.spec import ConfigError, Params, param, validate
+from lattice.params.treatment import DrugParams, ScheduleParams, TreatmentParams
 from lattice.params.tumour import InitialTumourParams, TumourParams
 
 __all__ = [
-    "ConfigError", "FieldParams", "FieldsParams", "GridParams", "InitialTumourParams",
-    "OrganParams", "OutputParams", "Params", "RunParams", "TumourParams", "VesselParams",
+    "ConfigError", "DrugParams", "FieldParams", "FieldsParams", "GridParams", "InitialTumourParams",
+    "OrganParams", "OutputParams", "Params", "RunParams", "ScheduleParams", "TreatmentParams",
+    "TumourParams", "VesselParams",
     "check", "param", "register_configs", "validate",
 ]

@@ -58,6 +58,17 @@ def _glucose() -> FieldParams:
     )
 
 
+def _death_signal() -> FieldParams:
+    return FieldParams(
+        units="relative units", description="death signal (ATP) released by dying cells; pushes neighbours "
+        "into persistence (solved only when a treatment has drugs: it acts only on drug-induced entry)",
+        diffusion_um2_per_min=1.8e4,  # ATP ~3e-6 cm²/s in water (uncertain in tissue)
+        decay_per_min=0.5,  # ectonucleotidase hydrolysis, half-life minutes (uncertain): range √(D/λ) ≈ 190 µm
+        boundary="zero_flux", boundary_value=0.0, initial_value=0.0,
+        secretion_per_min={"dead": 1.0},  # one apoptotic cell releases 1 unit/min (scale of the units; Schmitt 2022)
+    )
+
+
 @dataclass
 class FieldsParams(Params):
     """All fields and the solver settings."""
@@ -70,7 +81,9 @@ class FieldsParams(Params):
     cycles: int = param(4, "", "multigrid V-cycles per field solve (warm-started)", min=1)
     oxygen: FieldParams = param(_oxygen())
     glucose: FieldParams = param(_glucose())
+    death_signal: FieldParams = param(_death_signal())
 
     def named(self) -> dict[str, FieldParams]:
-        """Every field by name, in output channel order (disabled ones are held constant)."""
-        return {"oxygen": self.oxygen, "glucose": self.glucose}
+        """Every field by name, in output channel order (disabled ones are held constant).
+        Drug fields ``drug_<name>`` follow, built by the model from ``treatment.drugs``."""
+        return {"oxygen": self.oxygen, "glucose": self.glucose, "death_signal": self.death_signal}

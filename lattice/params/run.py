@@ -9,6 +9,7 @@ from lattice.params.grid import GridParams
 from lattice.params.organ import OrganParams
 from lattice.params.output import OutputParams
 from lattice.params.spec import ConfigError, Params, param, validate
+from lattice.params.treatment import TreatmentParams, drug_from_config
 from lattice.params.tumour import TumourParams
 
 
@@ -27,15 +28,17 @@ class RunParams(Params):
     tumour: TumourParams = param(TumourParams())
     fields: FieldsParams = param(FieldsParams())
     organ: OrganParams = param(OrganParams())
+    treatment: TreatmentParams = param(TreatmentParams())
     output: OutputParams = param(OutputParams())
 
     @property
     def n_steps(self) -> int:
-        return int(round(self.duration_h / self.step_h))
+        return round(self.duration_h / self.step_h)
 
 
 def check(params: RunParams) -> RunParams:
     """Validate bounds and the relations between parameters; return the frozen params."""
+    params.treatment.drugs = {name: drug_from_config(name, d) for name, d in params.treatment.drugs.items()}
     validate(params)
     g, t = params.grid, params.tumour
     if len(g.shape) not in (2, 3):
@@ -50,6 +53,8 @@ def check(params: RunParams) -> RunParams:
             f"tumour.o2_proliferation_saturation_mmHg={t.o2_proliferation_saturation_mmHg:g} must exceed "
             f"tumour.o2_proliferation_threshold_mmHg={t.o2_proliferation_threshold_mmHg:g}"
         )
+    _check_lifecycle(params)
+    _check_treatment(params)
     ratio = params.duration_h / params.step_h
     if abs(ratio - round(ratio)) > 1e-9:
         raise ConfigError(f"duration_h={params.duration_h:g} must be a whole number of step_h={params.step_h:g}")
@@ -57,6 +62,46 @@ def check(params: RunParams) -> RunParams:
     if abs(ratio - round(ratio)) > 1e-9:
         raise ConfigError(f"output.every_h={params.output.every_h:g} must be a whole number of step_h={params.step_h:g}")
     return params.freeze()
+
+
+def _check_lifecycle(params: RunParams) -> None:
+    t = params.tumour
+    if t.initial.primed_fraction + t.initial.resistant_fraction > 1.0:
+        raise ConfigError(
+            f"tumour.initial.primed_fraction={t.initial.primed_fraction:g} + tumour.initial.resistant_fraction="
+            f"{t.initial.resistant_fraction:g} must not exceed 1"
+        )
+    if t.signals.low_glucose < t.glucose_starvation_threshold:
+        raise ConfigError(
+            f"tumour.signals.low_glucose={t.signals.low_glucose:g} must be at least "
+            f"tumour.glucose_starvation_threshold={t.glucose_starvation_threshold:g}"
+        )
+    if t.signals.hypoxic_mmHg < t.o2_necrosis_threshold_mmHg:
+        raise ConfigError(
+            f"tumour.signals.hypoxic_mmHg={t.signals.hypoxic_mmHg:g} must be at least "
+            f"tumour.o2_necrosis_threshold_mmHg={t.o2_necrosis_threshold_mmHg:g}"
+        )
+
+
+def _check_treatment(params: RunParams) -> None:
+    fields = set(params.fields.named())
+    for name, drug in params.treatment.drugs.items():
+        key = f"treatment.drugs.{name}"
+        if f"drug_{name}" in fields:
+            raise ConfigError(f"{key}: the field drug_{name} already exists; rename the drug")
+        sch = drug.schedule
+        if sch.kind == "adaptive" and sch.on_above < sch.off_below:
+            raise ConfigError(
+                f"{key}.schedule.on_above={sch.on_above:g} must be at least {key}.schedule.off_below={sch.off_below:g} "
+                "(treatment resumes at a higher burden than it stops)"
+            )
+        if sch.stop_h is not None and sch.stop_h <= sch.start_h:
+            raise ConfigError(f"{key}.schedule.stop_h={sch.stop_h:g} must exceed {key}.schedule.start_h={sch.start_h:g}")
+        if drug.pk == "bolus" and params.treatment.delivery == "vessels" and drug.interval_h < params.step_h:
+            raise ConfigError(
+                f"{key}.interval_h={drug.interval_h:g} is shorter than step_h={params.step_h:g}: give at most one bolus "
+                "per step (or use pk=infusion)"
+            )
 
 
 def register_configs() -> None:

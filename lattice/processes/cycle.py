@@ -1,19 +1,34 @@
 """Cell-cycle progress and division intents (DESIGN §1 "Proliferation", §2 step 3).
 
-The per-cell ``clock`` advances by ``dt / cycle_h × f(pO2)`` where f rises linearly from 0 at
-``o2_proliferation_threshold_mmHg`` to 1 at ``o2_proliferation_saturation_mmHg`` (PhysiCell's
-oxygen-dependent cycle entry). A live tumour cell whose clock has reached 1 intends to divide;
-:mod:`lattice.processes.placement` decides where (or whether: contact inhibition). The clock
-stays at 1 while the cell waits for room.
+Each live tumour cell's ``clock`` advances per step by
 
-Per-voxel arithmetic uses only + − × ÷, min/max and comparisons so that the CUDA twin gives
-the same bits (transcendental functions are evaluated once on the host).
+    x = Δt / cycle_h × f(pO2) × speed(state) × (1 − cytostasis)
+
+where f rises linearly from 0 at ``o2_proliferation_threshold_mmHg`` to 1 at
+``o2_proliferation_saturation_mmHg`` (PhysiCell's oxygen-dependent cycle entry), speed(state)
+is ``tumour.cycle_speed`` (DTPs quiescent or slow, DTEPs cycling under drug; R × (1 − cost))
+and cytostasis is the targeted drugs' growth inhibition (:mod:`lattice.processes.drugs`).
+
+``tumour.division = clock``: a cell whose clock has reached 1 intends to divide and stays at 1
+while it waits for room; while it waits, a cytostatic drug holds it at the checkpoint with
+probability = cytostasis per step (stream CYCLE), so contact-inhibited cells do not escape
+a targeted drug's arrest when their neighbours die. ``hazard``: the same x is a per-step hazard — the cell intends to divide
+with probability 1 − e^(−x) (stream CYCLE), memoryless as in the HAL lattice models (Strobl 2022);
+the clock still measures the fraction of a cycle since the last division (G1 position).
+:mod:`lattice.processes.placement` decides where (or whether: contact inhibition).
+
+Per-voxel arithmetic uses only + − × ÷, min/max and comparisons (1 − e^(−x) through
+:mod:`lattice.pmath`) so that the CUDA twin gives the same bits.
 """
 
 from __future__ import annotations
 
-from lattice import codes
+import numpy as np
+
+from lattice import codes, pmath
+from lattice.params.tumour import STATE_NAMES
 from lattice.processes.diffusion import field
+from lattice.rng import Stream
 from lattice.state import State
 
 
@@ -29,8 +44,23 @@ def oxygen_factor(o2, model):
     return xp.clip((o2 - lo) / span, xp.float32(0), xp.float32(1))
 
 
-def update(state: State, model) -> tuple[State, "object"]:
+def speed_table(model):
+    """float32 ``(256,)``: cycle speed per occupant code (0 for non-tumour codes)."""
+    if "cycle.speed" not in model.cache:
+        t = model.params.tumour
+        table = np.zeros(256, dtype=np.float64)
+        for name, code in zip(STATE_NAMES, codes.TUMOUR_CODES):
+            table[code] = t.cycle_speed.get(name, 1.0)
+        table[codes.RESISTANT] *= 1.0 - t.resistance_cost
+        model.cache["cycle.speed"] = model.xp.asarray(table, dtype=model.xp.float32)
+    return model.cache["cycle.speed"]
+
+
+def update(state: State, model, fx=None) -> tuple[State, object]:
     """Advance clocks of live tumour cells and the time-in-state timer of every occupant.
+
+    Args:
+        fx: this step's :class:`lattice.processes.drugs.Effects` (None: no drug effects).
 
     Returns:
         The new state and the boolean ``(R, *S)`` mask of division intents.
@@ -38,8 +68,20 @@ def update(state: State, model) -> tuple[State, "object"]:
     xp, p = model.xp, model.params
     live = is_live_tumour(state.cells)
     speed = xp.float32(p.step_h / p.tumour.cycle_h) * oxygen_factor(field(state, model, "oxygen"), model)
+    speed = speed * speed_table(model)[state.cells]
+    if fx is not None and fx.cytostasis is not None:
+        speed = speed * (xp.float32(1) - fx.cytostasis)
     clock = xp.where(live, xp.minimum(state.clock + speed, xp.float32(1)), state.clock)
     occupied = state.cells != codes.EMPTY
     timer = xp.where(occupied, state.timer_h + xp.float32(p.step_h), xp.float32(0))
-    intents = live & (clock >= xp.float32(1))
+    if p.tumour.division == "hazard":
+        u = model.uniforms(Stream.CYCLE, state.step)[0]
+        intents = live & (u < pmath.one_minus_exp_neg(speed.astype(xp.float32)))
+    else:
+        intents = live & (clock >= xp.float32(1))
+        if fx is not None and fx.cytostasis is not None:
+            # A cell already waiting at the checkpoint (clock 1 at the start of the step) is
+            # held there by a cytostatic drug with probability = cytostasis (stream CYCLE).
+            u = model.uniforms(Stream.CYCLE, state.step)[0]
+            intents &= ~((state.clock >= xp.float32(1)) & (u < fx.cytostasis))
     return state.replace(clock=clock.astype(xp.float32), timer_h=timer.astype(xp.float32)), intents

@@ -2,7 +2,9 @@
 apoptosis (turnover), and clearance of apoptotic cells after ``dead_clearance_h``.
 
 Competing risks within a step are resolved in a fixed order from the start-of-step state:
-clearance, necrosis, apoptosis; a cell that dies does not also divide (cycle runs after).
+clearance, necrosis, apoptosis, then the life-cycle fates of :mod:`lattice.processes.transitions`
+(drug death, persister entry, switching…); a cell that dies does not also divide (cycle runs
+after). Apoptotic cells release the death signal (field ``death_signal``) until cleared.
 
 Probabilities: a constant hazard k gives p = 1 − exp(−k·Δt) per step, computed on the host in
 float64 and rounded once to float32, so both backends compare the same numbers. The necrosis
@@ -46,11 +48,14 @@ def update(state: State, model) -> State:
 
     live = is_live_tumour(cells)
     u_necrosis = model.uniforms(Stream.NECROSIS, state.step)[0]
-    u_apoptosis = model.uniforms(Stream.APOPTOSIS, state.step)[0]
     p_necrosis = necrosis_probability(field(state, model, "oxygen"), field(state, model, "glucose"), model)
     necrotic = live & (u_necrosis < p_necrosis)
-    p_apoptosis = xp.float32(step_probability(t.apoptosis_rate_per_h, model.step_h))
-    apoptotic = live & ~necrotic & (u_apoptosis < p_apoptosis)
+    if t.apoptosis_rate_per_h > 0:  # counter-based draws: skipping them shifts no other stream
+        u_apoptosis = model.uniforms(Stream.APOPTOSIS, state.step)[0]
+        p_apoptosis = xp.float32(step_probability(t.apoptosis_rate_per_h, model.step_h))
+        apoptotic = live & ~necrotic & (u_apoptosis < p_apoptosis)
+    else:
+        apoptotic = xp.zeros_like(live)
 
     died = necrotic | apoptotic
     cells = xp.where(necrotic, codes.NECROTIC, cells)

@@ -2,9 +2,11 @@
 
 Uptake and secretion come from the cells as they are at the start of the step: each field has
 a lookup table from occupant code to first-order uptake u (1/min) and to secretion s
-(units/min); vessel voxels add their permeability p to u and p × blood level to s. The solver
-(``fields.solver``) then advances ∂c/∂t = D∇²c − (λ + u)c + s by the step in
-``fields.substeps`` solves.
+(units/min); vessel voxels add their permeability p to u and p × blood level to s. For a drug
+field ``drug_<name>`` the blood level is the replicate's plasma level over this step
+(``State.exposure``, set by :mod:`lattice.processes.therapy`), so its vessel source is
+p × exposure[r] per replicate and per step. The solver (``fields.solver``) then advances
+∂c/∂t = D∇²c − (λ + u)c + s by the step in ``fields.substeps`` solves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from lattice.solvers import get_solver
 from lattice.state import State
 
 
-def rate_tables(model) -> tuple["np.ndarray", "np.ndarray"]:
+def rate_tables(model) -> tuple[np.ndarray, np.ndarray]:
     """``(uptake, secretion)`` lookup tables, float32 ``(F, 256)`` indexed by occupant code."""
     if "diffusion.tables" not in model.cache:
         n = len(model.registry)
@@ -45,7 +47,7 @@ def update(state: State, model) -> State:
     if not boundaries:
         return state
     uptake_lut, secretion_lut = rate_tables(model)
-    R, F = state.fields.shape[:2]
+    R = state.fields.shape[0]
     spatial = state.fields.shape[2:]
     dt_min = p.step_h * 60.0 / p.fields.substeps
     solve = get_solver(p.fields.solver)
@@ -58,9 +60,10 @@ def update(state: State, model) -> State:
         # (F_sel, R, *S) -> (R, F_sel, *S) -> (R*F_sel, *S): one batch of independent fields.
         u = xp.moveaxis(uptake_lut[sel][:, state.cells], 0, 1).reshape((R * len(idx), *spatial))
         s = xp.moveaxis(secretion_lut[sel][:, state.cells], 0, 1).reshape((R * len(idx), *spatial))
-        per_field = lambda attr: xp.asarray(  # noqa: E731
-            np.tile([getattr(specs[i].params, attr) for i in idx], R), dtype=xp.float32
-        )
+        def per_field(attr, idx=idx):
+            return xp.asarray(np.tile([getattr(specs[i].params, attr) for i in idx], R), dtype=xp.float32)
+
+        s = _add_drug_vessel_sources(s, state, model, idx, R, spatial)
         c = state.fields[:, idx].reshape((R * len(idx), *spatial))
         for _ in range(p.fields.substeps):
             c = solve(
@@ -71,6 +74,34 @@ def update(state: State, model) -> State:
             )
         new_fields[:, idx] = c.reshape((R, len(idx), *spatial))
     return state.replace(fields=new_fields)
+
+
+def drug_channels(model) -> dict[int, int]:
+    """Field channel index → drug index (column of the therapy arrays) for drug fields."""
+    if "diffusion.drug_channels" not in model.cache:
+        names = model.registry.names
+        model.cache["diffusion.drug_channels"] = {
+            names.index(f"drug_{d}"): k for k, d in enumerate(model.params.treatment.drugs)
+            if f"drug_{d}" in names
+        }
+    return model.cache["diffusion.drug_channels"]
+
+
+def _add_drug_vessel_sources(s, state: State, model, idx: list[int], R: int, spatial):
+    """Add p × exposure[r] at vessel voxels to the secretion of drug channels, per replicate."""
+    channels = drug_channels(model)
+    mine = [(j, channels[i], i) for j, i in enumerate(idx) if i in channels]
+    if not mine or state.exposure is None:
+        return s
+    xp = model.xp
+    s = s.reshape((R, len(idx), *spatial)).copy()
+    vessel = state.cells == codes.VESSEL
+    lead = (R,) + (1,) * len(spatial)
+    for j, d, i in mine:
+        perm = xp.float32(model.registry.specs[i].params.vessel_permeability_per_min)
+        level = (perm * state.exposure[:, d]).reshape(lead)
+        s[:, j] = s[:, j] + xp.where(vessel, level, xp.float32(0))
+    return s.reshape((R * len(idx), *spatial))
 
 
 def field(state: State, model, name: str):

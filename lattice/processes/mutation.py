@@ -1,0 +1,40 @@
+"""Inheritance at division (DESIGN §1): what daughters carry, and mutation to R.
+
+The pull placement (:mod:`lattice.processes.placement`) gives each daughter its mother's state
+and memory and restarts both cycles (clock 0); its ``renewed`` mask marks both cells of every
+division. Here each renewed S, P, D or E cell independently becomes genetically resistant (R,
+heritable: R daughters stay R) with probability ``mutation.per_division``, multiplied by
+``mutation.persister_multiplier`` in DTPs and DTEPs — adaptive mutability, 7–50× under targeted
+therapy (Russo et al. 2019). One uniform of stream MUTATION per voxel and step.
+"""
+
+from __future__ import annotations
+
+from lattice import codes
+from lattice.rng import Stream
+from lattice.state import State
+
+
+def probability(cells, model):
+    """Per-daughter mutation probability, float32 ``(R, *S)`` (0 for R and non-tumour codes)."""
+    xp, mu = model.xp, model.params.tumour.mutation
+    f32 = xp.float32
+    base = f32(mu.per_division)
+    raised = f32(min(1.0, mu.per_division * mu.persister_multiplier))
+    persister = (cells == codes.DTP) | (cells == codes.DTEP)
+    sensitive = (cells == codes.SENSITIVE) | (cells == codes.PRIMED)
+    return xp.where(persister, raised, xp.where(sensitive, base, f32(0)))
+
+
+def update(state: State, renewed, model) -> State:
+    """Mutate renewed (just divided or just born) cells; returns the new state."""
+    mu = model.params.tumour.mutation
+    if mu.per_division == 0:
+        return state
+    xp = model.xp
+    u = model.uniforms(Stream.MUTATION, state.step)[0]
+    mutate = renewed & (u < probability(state.cells, model))
+    return state.replace(
+        cells=xp.where(mutate, codes.RESISTANT, state.cells).astype(xp.uint8),
+        timer_h=xp.where(mutate, xp.float32(0), state.timer_h),
+    )
