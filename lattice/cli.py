@@ -36,7 +36,7 @@ def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool =
     from lattice.report import print_summary
     from lattice.simulation import Simulation
 
-    backend = make_backend(params.backend)
+    backend = make_backend(params.backend, exact=params.exact)
     print(f"lattice-run: backend {backend.name} ({backend.reason})", file=sys.stderr)
     sim = Simulation(Model.build(params, backend), run_dir, cfg_dict, cfg_yaml)
     sim.resume() if resume else sim.start()

@@ -77,7 +77,7 @@ class Model:
     def build(cls, params: RunParams, backend: Backend | None = None) -> Model:
         grid = Grid(tuple(params.grid.shape), params.grid.spacing_um, params.grid.neighbourhood)
         registry = FieldRegistry.from_params(field_params(params))
-        return cls(params, grid, registry, backend or make_backend(params.backend))
+        return cls(params, grid, registry, backend or make_backend(params.backend, exact=params.exact))
 
     @property
     def xp(self):

@@ -27,8 +27,14 @@ def print_summary(result, params) -> None:
         table.add_column(f"replicate {r}" if len(result.final) > 1 else "value", justify="right")
     for col in SUMMARY_COLUMNS:
         table.add_row(col, *(_fmt(f.get(col, math.nan)) for f in result.final))
-    for key in ("nadir_time_h", "nadir_burden", "dtp_fraction_at_nadir", "progression_time_h"):
-        table.add_row(key, *(_fmt(e.get(key, math.nan)) for e in result.events))
+    drug_cols = sorted(k for k in (result.final[0] if result.final else {})
+                       if k.startswith(("plasma_", "on_", "cumulative_dose_")))
+    for col in drug_cols:
+        table.add_row(col, *(_fmt(f.get(col, math.nan)) for f in result.final))
+    for key in ("nadir_time_h", "nadir_burden", "dtp_fraction_at_nadir", "progression_time_h",
+                "time_to_progression_h", "relapse_resistant_fraction"):
+        if any(key in e for e in result.events):
+            table.add_row(key, *(_fmt(e.get(key, math.nan)) for e in result.events))
     console.print(table)
     for d in result.run_dirs:
         console.print(f"output: {d}/run.zarr and {d}/summary.h5")

@@ -23,6 +23,8 @@ class RunParams(Params):
     replicates: int = param(1, "", "independent lattices run together (seeds: replicate index in the key)", min=1)
     duration_h: float = param(720.0, "h", "simulated time", min=0.0, min_exclusive=True)
     step_h: float = param(1.0, "h", "cell step", min=0.0, min_exclusive=True)
+    exact: bool = param(False, "", "CuPy only: compile kernels with --fmad=false so fields match NumPy "
+                        "bit for bit (slightly slower); labels match either way")
     resume: str | None = param(None, "", "path of a run directory to continue from its last complete frame")
     grid: GridParams = param(GridParams())
     tumour: TumourParams = param(TumourParams())
