@@ -128,6 +128,17 @@ Time per :func:`solve` (4 cycles, B = 1, float32, NumPy 2.4, 2-core Xeon CI-clas
 2D 200²: 11 ms; 3D 64³: 57 ms; 3D 128³: 0.43 s (the stencil sweeps run on contiguous flat
 slices of padded arrays, in cache-sized chunks; a red–black half-sweep evaluates the residual
 everywhere and moves one colour, so a compiled or CUDA sweep can halve that work).
+
+CUDA twin
+---------
+:func:`solve` given a CuPy array runs ``kernels/multigrid.cu`` through
+:mod:`lattice.kernels.multigrid`: the same operations in the order above (bit-identical with
+``exact=True``, i.e. ``--fmad=false``; within 1e-5 relative in the fast build), one thread per
+voxel (per voxel of one colour in a half-sweep), fields stored split by colour so that a
+half-sweep reads only what it needs, the residual fused with the restriction, the coarsest LU
+in float64 as here, no host syncs or copies inside a solve, and the whole V-cycle sequence
+replayed as a CUDA graph for small and medium lattices (``graph``). The hierarchy's tables are
+this module's own :func:`_plan`, so the two backends share one geometry.
 """
 
 from __future__ import annotations
@@ -652,8 +663,11 @@ def _coefficients(xp, c, *, dt_min, spacing_um, diffusion, decay, uptake, source
 
 
 def solve(c, *, dt_min, spacing_um, diffusion, decay, uptake=None, source=None, boundary,
-          boundary_value=None, cycles=4, pre_smooth=2, post_smooth=2):
+          boundary_value=None, cycles=4, pre_smooth=2, post_smooth=2, exact=False, graph=None):
     """Backward-Euler step of length ``dt_min`` by ``cycles`` multigrid V-cycles.
+
+    A CuPy array ``c`` is solved by the CUDA twin (:mod:`lattice.kernels.multigrid`, the same
+    operations in the same order); everything else by the NumPy code below, the reference.
 
     Args:
         c: float32 ``(B, *S)``, 2D or 3D, every axis ≥ 3; not modified; the initial guess.
@@ -669,10 +683,22 @@ def solve(c, *, dt_min, spacing_um, diffusion, decay, uptake=None, source=None, 
             reduction per cycle.
         pre_smooth, post_smooth: red–black Gauss–Seidel sweeps before / after the coarse
             correction.
+        exact: CUDA twin only: kernels compiled with ``--fmad=false`` (bit-identical to NumPy);
+            the default build is within 1e-5 relative. Ignored by NumPy.
+        graph: CUDA twin only: replay the solve as a CUDA graph (None: automatically for small
+            lattices, see :mod:`lattice.kernels.multigrid`). Ignored by NumPy.
 
     Returns:
         float32 ``(B, *S)``: the fields after ``dt_min``.
     """
+    if type(c).__module__.startswith("cupy"):
+        from lattice.kernels.multigrid import load
+
+        return load(bool(exact)).solve(
+            c, dt_min=dt_min, spacing_um=spacing_um, diffusion=diffusion, decay=decay, uptake=uptake,
+            source=source, boundary=boundary, boundary_value=boundary_value, cycles=cycles,
+            pre_smooth=pre_smooth, post_smooth=post_smooth, graph=graph,
+        )
     check_boundary(boundary)
     xp = array_module(c)
     c = xp.asarray(c, dtype=xp.float32)

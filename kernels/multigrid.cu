@@ -1,0 +1,562 @@
+// Geometric multigrid for backward Euler on the reaction–diffusion operator: the CUDA twin of
+// lattice/solvers/multigrid.py. Every float operation is the NumPy reference's, in its order (its
+// docstring, "Operation order"), so that with --fmad=false the two give identical bits.
+// The launcher is kernels/multigrid.py; it sets up the hierarchy's tables once per
+// (shape, boundary) and runs the fixed sequence of launches of a solve (optionally as a graph).
+//
+// Layout ("colour-split"). Level l has shape (nz, ny, nx) (2D lattices: nz = 1, three_d = 0).
+// A voxel (z, y, x) has colour (x + y + z) & 1 (red = 0, relaxed first). Per field, each colour
+// is stored in its own array of rows × hx slots, hx = ⌈nx/2⌉, slot (z·ny + y)·hx + (x >> 1):
+// the voxels of one colour in a row have x of one parity, so x >> 1 tells them apart.
+//   - the iterate c: two colour arrays c0, c1 of shape (B, rows·hx), passed as two pointers;
+//     each colour has two buffers (ping-pong, chosen by the launcher);
+//   - f, a0, w ("split fields"): one array (B, 2, rows·hx), colour-major inside a field.
+// A red–black half-sweep then reads only the slots of its colour (f, a0, own c) plus the other
+// colour's c, and writes its colour's c into the other buffer of that colour: a periodic axis
+// of odd length has same-colour wrap neighbours, which must be read before the sweep (NumPy reads
+// them from ghosts filled before the half-sweep), and the ping-pong makes that race-free.
+//
+// Ghosts are not stored: a face neighbour outside the lattice is the ghost rule of
+// lattice/solvers/stencil.py evaluated from the voxel's own value (zero flux c, Dirichlet
+// 2g − c on the finest level and −c on coarse levels) or the voxel on the opposite side
+// (periodic), exactly the value NumPy's fill_ghosts writes before each sweep.
+//
+// Thread mapping: blockIdx.y = field b (B ≤ 65535); blockIdx.x = row · nch + chunk over the rows
+// (z, y) of a level, threads along x (or along the colour slots m for half-sweeps), so the
+// integer divisions are block-uniform. Indices into arrays are 64-bit.
+
+#define BND_ZERO_FLUX 0
+#define BND_DIRICHLET 1
+#define BND_PERIODIC 2
+#define MG_MAXN 64  // unknowns of the coarsest level: every axis <= 4
+
+typedef long long i64;
+
+// One level's geometry. gt: float32 face factors [gl_z(nz) gh_z(nz) gl_y(ny) gh_y(ny) gl_x(nx)
+// gh_x(nx)] (read only on non-uniform levels); wt: float64 diagonal geometry per axis
+// [weff_z(nz) weff_y(ny) weff_x(nx)] (2D: one unused z entry of each).
+struct Lev {
+    int nz, ny, nx, hx, three_d, bnd, uniform;
+    float scale;
+    const float* gt;
+    const double* wt;
+};
+
+#define LEVEL_PARAMS                                                                              \
+    int nz, int ny, int nx, int hx, int three_d, int bnd, int uniform, float scale,               \
+        const float *__restrict__ gt, const double *__restrict__ wt
+#define LEVEL_INIT {nz, ny, nx, hx, three_d, bnd, uniform, scale, gt, wt}
+
+// What the residual at one voxel of one field needs.
+struct Ctx {
+    Lev L;
+    i64 cs;         // slots per colour per field: nz·ny·hx
+    int b;          // field
+    float alpha_l;  // α on uniform levels scaled by 4^-l, else α
+    float g2;       // 2g (Dirichlet, finest level)
+    int inhom;      // Dirichlet ghosts 2g − c (finest level) instead of −c
+    const float* c0;
+    const float* c1;
+    const float* f;
+    const float* a0;
+};
+
+__device__ __forceinline__ i64 slot(const Lev& L, int z, int y, int x) {
+    return ((i64)z * L.ny + y) * L.hx + (x >> 1);
+}
+
+__device__ __forceinline__ float cval(const Ctx& k, int z, int y, int x) {
+    const i64 o = (i64)k.b * k.cs + slot(k.L, z, y, x);
+    return ((x + y + z) & 1) ? k.c1[o] : k.c0[o];
+}
+
+__device__ __forceinline__ i64 split_index(const Lev& L, i64 cs, int b, int z, int y, int x) {
+    return (2 * (i64)b + ((x + y + z) & 1)) * cs + slot(L, z, y, x);
+}
+
+// Ghost of a voxel with value c on a non-periodic face.
+__device__ __forceinline__ float face_ghost(const Ctx& k, float c) {
+    if (k.L.bnd == BND_ZERO_FLUX) return c;
+    return k.inhom ? (k.g2 - c) : -c;
+}
+
+// One axis of the flux sum: (lo − c) + (hi − c), or gl·(lo − c) + gh·(hi − c) on non-uniform levels.
+__device__ __forceinline__ float axis_term(const Lev& L, float lo, float hi, float c, const float* gl,
+                                           const float* gh, int i) {
+    float a = lo - c;
+    float b = hi - c;
+    if (!L.uniform) {
+        a = a * gl[i];
+        b = b * gh[i];
+    }
+    return a + b;
+}
+
+// r = (f − a0·c) + α_l·acc at (z, y, x), acc = (t_z + t_y) + t_x (2D: t_y + t_x). Returns r; own
+// value and a0 through cv, av.
+__device__ __forceinline__ float residual_at(const Ctx& k, int z, int y, int x, float* cv, float* av) {
+    const Lev& L = k.L;
+    const float c = cval(k, z, y, x);
+    const float* gt = L.gt;
+    float lo, hi;
+    // x (last axis)
+    if (x > 0) lo = cval(k, z, y, x - 1);
+    else lo = L.bnd == BND_PERIODIC ? cval(k, z, y, L.nx - 1) : face_ghost(k, c);
+    if (x < L.nx - 1) hi = cval(k, z, y, x + 1);
+    else hi = L.bnd == BND_PERIODIC ? cval(k, z, y, 0) : face_ghost(k, c);
+    const float tx = axis_term(L, lo, hi, c, gt + 2 * L.nz + 2 * L.ny, gt + 2 * L.nz + 2 * L.ny + L.nx, x);
+    // y
+    if (y > 0) lo = cval(k, z, y - 1, x);
+    else lo = L.bnd == BND_PERIODIC ? cval(k, z, L.ny - 1, x) : face_ghost(k, c);
+    if (y < L.ny - 1) hi = cval(k, z, y + 1, x);
+    else hi = L.bnd == BND_PERIODIC ? cval(k, z, 0, x) : face_ghost(k, c);
+    const float ty = axis_term(L, lo, hi, c, gt + 2 * L.nz, gt + 2 * L.nz + L.ny, y);
+    float acc;
+    if (L.three_d) {
+        if (z > 0) lo = cval(k, z - 1, y, x);
+        else lo = L.bnd == BND_PERIODIC ? cval(k, L.nz - 1, y, x) : face_ghost(k, c);
+        if (z < L.nz - 1) hi = cval(k, z + 1, y, x);
+        else hi = L.bnd == BND_PERIODIC ? cval(k, 0, y, x) : face_ghost(k, c);
+        const float tz = axis_term(L, lo, hi, c, gt, gt + L.nz, z);
+        acc = (tz + ty) + tx;
+    } else {
+        acc = ty + tx;
+    }
+    const i64 si = split_index(L, k.cs, k.b, z, y, x);
+    const float fv = k.f[si];
+    const float a = k.a0[si];
+    *cv = c;
+    *av = a;
+    const float ac = a * c;
+    const float rf = fv - ac;
+    const float ra = acc * k.alpha_l;
+    return rf + ra;
+}
+
+// W = float32(Σ_axes weff) summed in float64, first axis first.
+__device__ __forceinline__ float diag_geometry(const Lev& L, int z, int y, int x) {
+    const double* wt = L.wt;
+    double s;
+    if (L.three_d) {
+        s = wt[z] + wt[L.nz + y];
+        s = s + wt[L.nz + L.ny + x];
+    } else {
+        s = wt[L.nz + y] + wt[L.nz + L.ny + x];
+    }
+    return (float)s;
+}
+
+// Volume-weighted restriction of 2×2(×2) children, one axis after the other (z, y, x):
+// y = (x_even·a) + (x_odd·b).
+__device__ __forceinline__ float restrict_children(const float v[2][2][2], int three_d, float az, float bz,
+                                                   float ay, float by, float ax, float bx) {
+    float y1[2];
+    if (three_d) {
+        float y0[2][2];
+#pragma unroll
+        for (int dy = 0; dy < 2; ++dy)
+#pragma unroll
+            for (int dx = 0; dx < 2; ++dx) {
+                const float p = v[0][dy][dx] * az;
+                const float q = v[1][dy][dx] * bz;
+                y0[dy][dx] = p + q;
+            }
+#pragma unroll
+        for (int dx = 0; dx < 2; ++dx) {
+            const float p = y0[0][dx] * ay;
+            const float q = y0[1][dx] * by;
+            y1[dx] = p + q;
+        }
+    } else {
+#pragma unroll
+        for (int dx = 0; dx < 2; ++dx) {
+            const float p = v[0][0][dx] * ay;
+            const float q = v[0][1][dx] * by;
+            y1[dx] = p + q;
+        }
+    }
+    const float p = y1[0] * ax;
+    const float q = y1[1] * bx;
+    return p + q;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-solve coefficients (B values): α (float64 and float32), λ, 2g. A length-1 input broadcasts.
+extern "C" __global__ void mg_params(int B, int nD, int nL, int nG, double k, const double* __restrict__ D,
+                                     const float* __restrict__ decay, const float* __restrict__ g,
+                                     float* __restrict__ alpha32, double* __restrict__ alpha64,
+                                     float* __restrict__ lam, float* __restrict__ two_g) {
+    const int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= B) return;
+    const double a = D[nD == 1 ? 0 : b] * k;
+    alpha64[b] = a;
+    alpha32[b] = (float)a;
+    lam[b] = decay[nL == 1 ? 0 : b];
+    const float gv = nG > 0 ? g[nG == 1 ? 0 : b] : 0.0f;
+    two_g[b] = gv + gv;
+}
+
+// Finest level from the natural (B, nz, ny, nx) input: c, f = c + s·dt, a0 = (λ + u)·dt + 1.
+extern "C" __global__ void __launch_bounds__(256)
+    mg_setup0(int nz, int ny, int nx, int hx, i64 cs, int nch, int has_u, int has_s, float dt32,
+              const float* __restrict__ cin, const float* __restrict__ u, const float* __restrict__ s,
+              const float* __restrict__ lam, float* __restrict__ c0, float* __restrict__ c1,
+              float* __restrict__ f, float* __restrict__ a0) {
+    const int row = blockIdx.x / nch;
+    const int x = (blockIdx.x - row * nch) * blockDim.x + threadIdx.x;
+    if (x >= nx) return;
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const i64 nat = (((i64)b * nz + z) * ny + y) * nx + x;
+    const float c = cin[nat];
+    const float l = lam[b];
+    float a;
+    if (has_u) {
+        const float t = l + u[nat];
+        a = t * dt32;
+    } else {
+        a = l * dt32;
+    }
+    a = a + 1.0f;
+    float fv = c;
+    if (has_s) {
+        const float t = s[nat] * dt32;
+        fv = c + t;
+    }
+    const int col = (x + y + z) & 1;
+    const i64 sl = ((i64)z * ny + y) * hx + (x >> 1);
+    (col ? c1 : c0)[(i64)b * cs + sl] = c;
+    f[(2 * (i64)b + col) * cs + sl] = fv;
+    a0[(2 * (i64)b + col) * cs + sl] = a;
+}
+
+// Restriction weights and reaction of level l+1 from level l: num = R(a0·w), den = R(w),
+// a0_c = num/den (level 0: w = 1/(a0 + α·2·ndim), num = a0·w). num is kept in the coarse f
+// buffer (overwritten by the first restriction of a cycle), den in the coarse w buffer.
+extern "C" __global__ void __launch_bounds__(256)
+    mg_coarse_setup(int nz, int ny, int nx, int hx, i64 cs, int three_d, int first, float nd2,
+                    const float* __restrict__ a0f, const float* __restrict__ numf,
+                    const float* __restrict__ denf, const float* __restrict__ alpha32,
+                    const float* __restrict__ rt, int mz, int my, int mx, int hxc, i64 csc, int nch,
+                    float* __restrict__ numc, float* __restrict__ denc, float* __restrict__ a0c) {
+    const int row = blockIdx.x / nch;
+    const int X = (blockIdx.x - row * nch) * blockDim.x + threadIdx.x;
+    if (X >= mx) return;
+    const int b = blockIdx.y;
+    const int Z = row / my, Y = row - Z * my;
+    const Lev L = {nz, ny, nx, hx, three_d, 0, 1, 1.0f, 0, 0};
+    const int zs[2] = {three_d ? 2 * Z : 0, three_d ? min(2 * Z + 1, nz - 1) : 0};
+    const int ys[2] = {2 * Y, min(2 * Y + 1, ny - 1)};
+    const int xs[2] = {2 * X, min(2 * X + 1, nx - 1)};
+    const float al = alpha32[b];
+    float vn[2][2][2], vd[2][2][2];
+#pragma unroll
+    for (int dz = 0; dz < 2; ++dz)
+#pragma unroll
+        for (int dy = 0; dy < 2; ++dy)
+#pragma unroll
+            for (int dx = 0; dx < 2; ++dx) {
+                if (dz == 1 && !three_d) {
+                    vn[dz][dy][dx] = 0.0f;
+                    vd[dz][dy][dx] = 0.0f;
+                    continue;
+                }
+                const i64 si = split_index(L, cs, b, zs[dz], ys[dy], xs[dx]);
+                float num, den;
+                if (first) {
+                    const float a = a0f[si];
+                    const float t = al * nd2;
+                    den = 1.0f / (a + t);
+                    num = a * den;
+                } else {
+                    num = numf[si];
+                    den = denf[si];
+                }
+                vn[dz][dy][dx] = num;
+                vd[dz][dy][dx] = den;
+            }
+    const float az = rt[Z], bz = rt[mz + Z];
+    const float ay = rt[2 * mz + Y], by = rt[2 * mz + my + Y];
+    const float ax = rt[2 * mz + 2 * my + X], bx = rt[2 * mz + 2 * my + mx + X];
+    const float nc = restrict_children(vn, three_d, az, bz, ay, by, ax, bx);
+    const float dc = restrict_children(vd, three_d, az, bz, ay, by, ax, bx);
+    const Lev C = {mz, my, mx, hxc, three_d, 0, 1, 1.0f, 0, 0};
+    const i64 so = split_index(C, csc, b, Z, Y, X);
+    numc[so] = nc;
+    denc[so] = dc;
+    a0c[so] = nc / dc;
+}
+
+// Dense LU without pivoting, float64, of the coarsest operator of each field (one block per
+// field): A_ii = a0_i + α·W64_i, A_ij = −α·G_ij; then for k: A_ik /= A_kk (i > k),
+// A_ij −= A_ik·A_kj (i, j > k).
+extern "C" __global__ void __launch_bounds__(256)
+    mg_lu(int nz, int ny, int nx, int hx, i64 cs, const float* __restrict__ a0,
+          const double* __restrict__ alpha64, const double* __restrict__ w64, const double* __restrict__ G,
+          double* __restrict__ LU) {
+    __shared__ double A[MG_MAXN * MG_MAXN];
+    const int n = nz * ny * nx;
+    const int b = blockIdx.x;
+    const double al = alpha64[b];
+    const Lev L = {nz, ny, nx, hx, 1, 0, 1, 1.0f, 0, 0};
+    for (int t = threadIdx.x; t < n * n; t += blockDim.x) {
+        const int i = t / n, j = t - (t / n) * n;
+        double v;
+        if (i == j) {
+            const int x = i % nx, y = (i / nx) % ny, z = i / (nx * ny);
+            const double a = (double)a0[split_index(L, cs, b, z, y, x)];
+            const double d = al * w64[i];
+            v = a + d;
+        } else {
+            const double g = G[t];
+            const double na = -al;
+            v = g != 0.0 ? na * g : 0.0;
+        }
+        A[t] = v;
+    }
+    __syncthreads();
+    for (int k = 0; k < n - 1; ++k) {
+        const double akk = A[k * n + k];
+        for (int i = k + 1 + threadIdx.x; i < n; i += blockDim.x) A[i * n + k] = A[i * n + k] / akk;
+        __syncthreads();
+        const int m = n - k - 1;
+        for (int t = threadIdx.x; t < m * m; t += blockDim.x) {
+            const int i = k + 1 + t / m, j = k + 1 + (t - (t / m) * m);
+            const double p = A[i * n + k] * A[k * n + j];
+            A[i * n + j] = A[i * n + j] - p;
+        }
+        __syncthreads();
+    }
+    for (int t = threadIdx.x; t < n * n; t += blockDim.x) LU[(i64)b * n * n + t] = A[t];
+}
+
+// One red–black half-sweep of one colour on one level: c ← c + r·inv, inv = 1/(a0 + α·W).
+// Reads c from cin0/cin1 (the current buffers of both colours), writes the colour's c to cout.
+extern "C" __global__ void __launch_bounds__(256)
+    mg_smooth(LEVEL_PARAMS, i64 cs, int nch, int colour, int inhom, const float* __restrict__ cin0,
+              const float* __restrict__ cin1, float* __restrict__ cout, const float* __restrict__ f,
+              const float* __restrict__ a0, const float* __restrict__ alpha32,
+              const float* __restrict__ two_g) {
+    const int row = blockIdx.x / nch;
+    const int m = (blockIdx.x - row * nch) * blockDim.x + threadIdx.x;
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const int x = 2 * m + ((colour + y + z) & 1);
+    if (x >= nx) return;
+    const Lev L = LEVEL_INIT;
+    const float al = alpha32[b];
+    const Ctx k = {L, cs, b, uniform ? al * scale : al, two_g[b], inhom, cin0, cin1, f, a0};
+    float c, a;
+    const float r = residual_at(k, z, y, x, &c, &a);
+    const float W = diag_geometry(L, z, y, x);
+    const float d = al * W;
+    const float inv = 1.0f / (a + d);
+    const float dc = r * inv;
+    cout[(i64)b * cs + slot(L, z, y, x)] = c + dc;
+}
+
+// Residual of level l, weighted and restricted onto level l+1 (one thread per coarse voxel):
+// f_c = R(r·w) · (1/w_c); the coarse iterate is set to 0 (both colours' current buffers).
+extern "C" __global__ void __launch_bounds__(256, 6)  // 40 registers, no spills (sm_80, sm_90)
+    mg_restrict(LEVEL_PARAMS, i64 cs, int inhom, int first, float nd2, const float* __restrict__ c0,
+                const float* __restrict__ c1, const float* __restrict__ f, const float* __restrict__ a0,
+                const float* __restrict__ w, const float* __restrict__ alpha32,
+                const float* __restrict__ two_g, const float* __restrict__ rt, int mz, int my, int mx,
+                int hxc, i64 csc, int nch, const float* __restrict__ wc, float* __restrict__ fc,
+                float* __restrict__ cc0, float* __restrict__ cc1) {
+    const int row = blockIdx.x / nch;
+    const int X = (blockIdx.x - row * nch) * blockDim.x + threadIdx.x;
+    if (X >= mx) return;
+    const int b = blockIdx.y;
+    const int Z = row / my, Y = row - Z * my;
+    const Lev L = LEVEL_INIT;
+    const float al = alpha32[b];
+    const Ctx k = {L, cs, b, uniform ? al * scale : al, two_g[b], inhom, c0, c1, f, a0};
+    const int zs[2] = {three_d ? 2 * Z : 0, three_d ? min(2 * Z + 1, nz - 1) : 0};
+    const int ys[2] = {2 * Y, min(2 * Y + 1, ny - 1)};
+    const int xs[2] = {2 * X, min(2 * X + 1, nx - 1)};
+    float v[2][2][2];
+#pragma unroll
+    for (int dz = 0; dz < 2; ++dz)
+#pragma unroll
+        for (int dy = 0; dy < 2; ++dy)
+#pragma unroll
+            for (int dx = 0; dx < 2; ++dx) {
+                if (dz == 1 && !three_d) {
+                    v[dz][dy][dx] = 0.0f;
+                    continue;
+                }
+                const int zz = zs[dz], yy = ys[dy], xx = xs[dx];
+                float c, a;
+                const float r = residual_at(k, zz, yy, xx, &c, &a);
+                float wv;
+                if (first) {
+                    const float t = al * nd2;
+                    wv = 1.0f / (a + t);
+                } else {
+                    wv = w[split_index(L, cs, b, zz, yy, xx)];
+                }
+                v[dz][dy][dx] = r * wv;
+            }
+    const float az = rt[Z], bz = rt[mz + Z];
+    const float ay = rt[2 * mz + Y], by = rt[2 * mz + my + Y];
+    const float ax = rt[2 * mz + 2 * my + X], bx = rt[2 * mz + 2 * my + mx + X];
+    const float rw = restrict_children(v, three_d, az, bz, ay, by, ax, bx);
+    const Lev C = {mz, my, mx, hxc, three_d, 0, 1, 1.0f, 0, 0};
+    const i64 so = split_index(C, csc, b, Z, Y, X);
+    const float iw = 1.0f / wc[so];
+    fc[so] = rw * iw;
+    const i64 o = (i64)b * csc + slot(C, Z, Y, X);
+    if ((X + Y + Z) & 1) cc1[o] = 0.0f;
+    else cc0[o] = 0.0f;
+}
+
+// Index into a coarse axis padded by one ghost each side → the coarse index that ghost copies and
+// whether it is negated (homogeneous Dirichlet ghost −e).
+__device__ __forceinline__ int resolve_padded(int pi, int m, int bnd, bool* neg) {
+    if (pi >= 1 && pi <= m) {
+        *neg = false;
+        return pi - 1;
+    }
+    *neg = bnd == BND_DIRICHLET;
+    if (pi == 0) return bnd == BND_PERIODIC ? m - 1 : 0;
+    return bnd == BND_PERIODIC ? 0 : m - 1;
+}
+
+// c_l ← c_l + P(e), P = linear interpolation between the true coarse centres, axis by axis
+// (z, y, x): y_i = (e[p_i]·wp_i) + (e[q_i]·wq_i) with ghosts beyond the edges.
+// pt: int32 [p_z(nz) q_z(nz) p_y(ny) q_y(ny) p_x(nx) q_x(nx)] into the padded coarse axis;
+// pw: float32 [wp_z wq_z wp_y wq_y wp_x wq_x] in the same layout.
+extern "C" __global__ void __launch_bounds__(256)
+    mg_prolong(int nz, int ny, int nx, int hx, i64 cs, int three_d, int bnd, int nch, int mz, int my, int mx,
+               int hxc, i64 csc, const int* __restrict__ pt, const float* __restrict__ pw,
+               const float* __restrict__ e0, const float* __restrict__ e1, float* c0, float* c1) {
+    const int row = blockIdx.x / nch;
+    const int x = (blockIdx.x - row * nch) * blockDim.x + threadIdx.x;
+    if (x >= nx) return;
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const Lev C = {mz, my, mx, hxc, three_d, bnd, 1, 1.0f, 0, 0};
+    const int oz = 0, oy = 2 * nz, ox = 2 * nz + 2 * ny;
+    int jz[2] = {0, 0}, jy[2], jx[2];
+    bool gz[2] = {false, false}, gy[2], gx[2];
+    float wpz = 1.0f, wqz = 0.0f;
+    if (three_d) {
+        jz[0] = resolve_padded(pt[oz + z], mz, bnd, &gz[0]);
+        jz[1] = resolve_padded(pt[oz + nz + z], mz, bnd, &gz[1]);
+        wpz = pw[oz + z];
+        wqz = pw[oz + nz + z];
+    }
+    jy[0] = resolve_padded(pt[oy + y], my, bnd, &gy[0]);
+    jy[1] = resolve_padded(pt[oy + ny + y], my, bnd, &gy[1]);
+    jx[0] = resolve_padded(pt[ox + x], mx, bnd, &gx[0]);
+    jx[1] = resolve_padded(pt[ox + nx + x], mx, bnd, &gx[1]);
+    const float wpy = pw[oy + y], wqy = pw[oy + ny + y];
+    const float wpx = pw[ox + x], wqx = pw[ox + nx + x];
+    const i64 base = (i64)b * csc;
+    float y1[2];
+#pragma unroll
+    for (int ix = 0; ix < 2; ++ix) {
+        float y0[2];
+#pragma unroll
+        for (int iy = 0; iy < 2; ++iy) {
+            float v;
+            if (three_d) {
+                float e[2];
+#pragma unroll
+                for (int iz = 0; iz < 2; ++iz) {
+                    const int Z = jz[iz], Y = jy[iy], X = jx[ix];
+                    const i64 o = base + slot(C, Z, Y, X);
+                    const float ev = ((X + Y + Z) & 1) ? e1[o] : e0[o];
+                    e[iz] = gz[iz] ? -ev : ev;
+                }
+                const float p = e[0] * wpz;
+                const float q = e[1] * wqz;
+                v = p + q;
+            } else {
+                const int Y = jy[iy], X = jx[ix];
+                const i64 o = base + slot(C, 0, Y, X);
+                v = ((X + Y) & 1) ? e1[o] : e0[o];
+            }
+            y0[iy] = gy[iy] ? -v : v;
+        }
+        const float p = y0[0] * wpy;
+        const float q = y0[1] * wqy;
+        const float u = p + q;
+        y1[ix] = gx[ix] ? -u : u;
+    }
+    const float p = y1[0] * wpx;
+    const float q = y1[1] * wqx;
+    const float P = p + q;
+    const Lev L = {nz, ny, nx, hx, three_d, bnd, 1, 1.0f, 0, 0};
+    const i64 o = (i64)b * cs + slot(L, z, y, x);
+    float* cp = ((x + y + z) & 1) ? c1 : c0;
+    cp[o] = cp[o] + P;
+}
+
+// Coarsest level, one block of 64 threads per field: y = LU⁻¹ rhs in float64 (forward then
+// backward substitution, the NumPy loops' order). mode 0: rhs = f, c = float32(y);
+// mode 1 (the finest level is the coarsest): rhs = residual, c = c + float32(y).
+extern "C" __global__ void __launch_bounds__(64)
+    mg_coarse_solve(LEVEL_PARAMS, i64 cs, int mode, int inhom, const double* __restrict__ LU,
+                    const float* __restrict__ f, const float* __restrict__ a0,
+                    const float* __restrict__ alpha32, const float* __restrict__ two_g, float* c0,
+                    float* c1) {
+    __shared__ double A[MG_MAXN * MG_MAXN];
+    __shared__ double yv[MG_MAXN];
+    const int n = nz * ny * nx;
+    const int b = blockIdx.x;
+    const int i = threadIdx.x;
+    const Lev L = LEVEL_INIT;
+    for (int t = i; t < n * n; t += blockDim.x) A[t] = LU[(i64)b * n * n + t];
+    int x = 0, y = 0, z = 0;
+    if (i < n) {
+        x = i % nx;
+        y = (i / nx) % ny;
+        z = i / (nx * ny);
+        if (mode == 0) {
+            yv[i] = (double)f[split_index(L, cs, b, z, y, x)];
+        } else {
+            const float al = alpha32[b];
+            const Ctx k = {L, cs, b, uniform ? al * scale : al, two_g[b], inhom, c0, c1, f, a0};
+            float c, a;
+            yv[i] = (double)residual_at(k, z, y, x, &c, &a);
+        }
+    }
+    __syncthreads();
+    for (int k = 0; k < n - 1; ++k) {
+        if (i > k && i < n) {
+            const double p = A[i * n + k] * yv[k];
+            yv[i] = yv[i] - p;
+        }
+        __syncthreads();
+    }
+    for (int k = n - 1; k >= 0; --k) {
+        if (i == k) yv[k] = yv[k] / A[k * n + k];
+        __syncthreads();
+        if (i < k) {
+            const double p = A[i * n + k] * yv[k];
+            yv[i] = yv[i] - p;
+        }
+        __syncthreads();
+    }
+    if (i < n) {
+        const float s = (float)yv[i];
+        const i64 o = (i64)b * cs + slot(L, z, y, x);
+        float* cp = ((x + y + z) & 1) ? c1 : c0;
+        cp[o] = mode == 0 ? s : cp[o] + s;
+    }
+}
+
+// Finest level back to the natural (B, nz, ny, nx) layout.
+extern "C" __global__ void __launch_bounds__(256)
+    mg_output(int nz, int ny, int nx, int hx, i64 cs, int nch, const float* __restrict__ c0,
+              const float* __restrict__ c1, float* __restrict__ out) {
+    const int row = blockIdx.x / nch;
+    const int x = (blockIdx.x - row * nch) * blockDim.x + threadIdx.x;
+    if (x >= nx) return;
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const i64 o = (i64)b * cs + ((i64)z * ny + y) * hx + (x >> 1);
+    out[(((i64)b * nz + z) * ny + y) * nx + x] = ((x + y + z) & 1) ? c1[o] : c0[o];
+}
