@@ -1,7 +1,7 @@
 // Philox4x32-10 counter-based generator: the CUDA twin of lattice/rng.py.
 // Key (seed, replicate); counter (voxel, step, stream, draw). Same bits as the NumPy code.
 #pragma once
-#include <stdint.h>
+#include "stdint.cuh"
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u

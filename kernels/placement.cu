@@ -1,7 +1,7 @@
 // Pull placement of daughters: the CUDA twin of lattice/processes/placement.py.
 // Lattice (R, nz, ny, nx) in C order (2D runs have nz = 1); one thread per voxel.
 // Offsets (dz, dy, dx) in Grid.offsets order, n_dirs of them.
-#include <stdint.h>
+#include "stdint.cuh"
 #include "philox.cuh"
 
 #define EMPTY 0

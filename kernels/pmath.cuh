@@ -18,8 +18,14 @@ __device__ __forceinline__ float pm_expm1_poly(float r) {
     return r + (r * r) * q;
 }
 
+// NumPy's float32 maximum/minimum, which propagate NaN (fmaxf/fminf return the other operand):
+// pmath.exp clamps with xp.clip and pmath.log with xp.maximum, so a NaN (e.g. log(EC50/c) when
+// EC50/c overflows to inf) stays NaN on both backends.
+__device__ __forceinline__ float pm_maximum(float a, float b) { return (a >= b || a != a) ? a : b; }
+__device__ __forceinline__ float pm_minimum(float a, float b) { return (a <= b || a != a) ? a : b; }
+
 __device__ __forceinline__ float pm_exp(float x) {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    x = pm_minimum(pm_maximum(x, -87.0f), 88.0f);
     const float k = rintf(x * PM_LOG2E);
     const float r = (x - k * PM_LN2_HI) - k * PM_LN2_LO;
     const float p = pm_expm1_poly(r) + 1.0f;
@@ -32,7 +38,7 @@ __device__ __forceinline__ float pm_one_minus_exp_neg(float x) {
 }
 
 __device__ __forceinline__ float pm_log(float x) {
-    x = fmaxf(x, 1.1754944e-38f);
+    x = pm_minimum(pm_maximum(x, 1.1754944e-38f), 3.4028235e38f);  // log(inf) -> log(FLT_MAX), as pmath.log
     int e;
     float m = frexpf(x, &e);
     if (m < PM_SQRT_HALF) { m = m + m; e = e - 1; }

@@ -1,6 +1,6 @@
 // Device-side evaluation of the shared headers, for the parity tests (tests/test_gpu_parity.py):
 // Philox uniforms and the portable math must give the NumPy reference's bits.
-#include <stdint.h>
+#include "stdint.cuh"
 #include "philox.cuh"
 #include "pmath.cuh"
 

@@ -59,9 +59,11 @@ def one_minus_exp_neg(x):
 
 def log(x):
     """Natural log of float32 ``x > 0`` (returns −87.3 for x ≤ 0, i.e. log of the smallest
-    normal: callers guard zeros themselves)."""
+    normal, and 88.7 for +inf: callers guard zeros themselves)."""
     xp = _xp(x)
-    x = xp.maximum(x.astype(xp.float32), F(1.1754944e-38))
+    # Clamp to the finite normal range: log(inf) would be NaN through frexp, and pow_/hill
+    # feed it EC50/c, which overflows for vanishing concentrations (the answer there is ~0).
+    x = xp.minimum(xp.maximum(x.astype(xp.float32), F(1.1754944e-38)), F(3.4028235e38))
     m, e = xp.frexp(x)  # x = m 2^e, m in [0.5, 1)
     low = m < SQRT_HALF
     m = xp.where(low, m + m, m)

@@ -35,3 +35,11 @@ def test_hill_function(n):
     ref = c.astype(np.float64) ** n / (c.astype(np.float64) ** n + 0.3**n)
     assert rel_err(pmath.hill(c, 0.3, n), ref) < 64 * ULP
     assert pmath.hill(np.zeros(3, np.float32), 0.3, n).tolist() == [0, 0, 0]
+
+
+def test_hill_of_vanishing_concentration_is_zero_not_nan():
+    """EC50/c overflows to inf for c ≪ EC50 (a washed-out drug on a resistant cell): E → 0."""
+    c = np.array([1e-38, 1e-30, 1e-45], dtype=np.float32)
+    e = pmath.hill(c, 300.0, 2.0)
+    assert np.all(np.isfinite(e)) and np.all(e < 1e-30)
+    assert np.isfinite(pmath.log(np.array([np.inf], np.float32)))[0]

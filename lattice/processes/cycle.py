@@ -65,6 +65,9 @@ def update(state: State, model, fx=None) -> tuple[State, object]:
     Returns:
         The new state and the boolean ``(R, *S)`` mask of division intents.
     """
+    twin = model.backend.kernel("cycle")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.update(state, model, fx)
     xp, p = model.xp, model.params
     live = is_live_tumour(state.cells)
     speed = xp.float32(p.step_h / p.tumour.cycle_h) * oxygen_factor(field(state, model, "oxygen"), model)

@@ -42,6 +42,9 @@ def necrosis_probability(o2, glucose, model):
 
 
 def update(state: State, model) -> State:
+    twin = model.backend.kernel("death")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.update(state, model)
     xp, t = model.xp, model.params.tumour
     cells, clock, memory, timer = state.cells, state.clock, state.memory, state.timer_h
     cleared = (cells == codes.DEAD) & (timer >= xp.float32(t.dead_clearance_h))

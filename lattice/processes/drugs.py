@@ -84,6 +84,9 @@ def _max(a, b, xp):
 
 def effects(state: State, model) -> Effects:
     """The drug effects on every voxel, from the cells and fields at the start of the step."""
+    twin = model.backend.kernel("drugs")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.effects(state, model)
     drugs = model.params.treatment.drugs
     if not drugs:
         return Effects()
@@ -160,6 +163,9 @@ def division_kill(state: State, intents, model, fx: Effects | None) -> tuple[Sta
     Returns:
         The new state and the intents of the cells that survived.
     """
+    twin = model.backend.kernel("drugs")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.division_kill(state, intents, model, fx)
     if fx is None or fx.division_kill is None:
         return state, intents
     xp = model.xp

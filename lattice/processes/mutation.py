@@ -28,6 +28,9 @@ def probability(cells, model):
 
 def update(state: State, renewed, model) -> State:
     """Mutate renewed (just divided or just born) cells; returns the new state."""
+    twin = model.backend.kernel("mutation")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.update(state, renewed, model)
     mu = model.params.tumour.mutation
     if mu.per_division == 0:
         return state

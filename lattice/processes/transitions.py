@@ -47,6 +47,9 @@ S, P, D, E, R = codes.SENSITIVE, codes.PRIMED, codes.DTP, codes.DTEP, codes.RESI
 def initial_phenotypes(state: State, model) -> State:
     """Initial tumour cells become P with probability ``primed_fraction`` and R with
     ``resistant_fraction`` (one uniform of stream INITIAL, draw 1), the rest stay S."""
+    twin = model.backend.kernel("transitions")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.initial_phenotypes(state, model)
     xp, ini = model.xp, model.params.tumour.initial
     if ini.primed_fraction == 0 and ini.resistant_fraction == 0:
         return state
@@ -213,6 +216,9 @@ def update_memory(state: State, model, fx):
 
 def update(state: State, model, fx=None) -> State:
     """Resolve every live tumour cell's fate for this step and update memory."""
+    twin = model.backend.kernel("transitions")
+    if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
+        return twin.update(state, model, fx)
     from lattice.processes import drugs
 
     fx = drugs.effects(state, model) if fx is None else fx

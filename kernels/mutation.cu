@@ -1,0 +1,21 @@
+// Mutation to R at division: the CUDA twin of lattice/processes/mutation.py `update`.
+// One thread per voxel over R × nvox.
+#include "rules.cuh"
+
+// A renewed (just divided or just born) cell becomes R with probability p_raised in D/E, p_base in
+// S/P, never otherwise (stream MUTATION); a mutated cell restarts its time-in-state timer.
+extern "C" __global__ void mutation_update(const uint8_t* cells, const float* timer, const bool* renewed,
+                                           float p_base, float p_raised, uint32_t seed, uint32_t step, int R,
+                                           long nvox, uint8_t* cells_out, float* timer_out) {
+    const long v = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (v >= (long)R * nvox) return;
+    const long r = v / nvox, i = v % nvox;
+    const uint8_t c = cells[v];
+    const bool persister = c == C_DTP || c == C_DTEP;
+    const bool sensitive = c == C_SENSITIVE || c == C_PRIMED;
+    const float p = persister ? p_raised : (sensitive ? p_base : 0.0f);
+    const float u = uniform0(seed, (uint32_t)r, (uint32_t)i, step, STREAM_MUTATION, 0);
+    const bool mutate = renewed[v] && (u < p);
+    cells_out[v] = mutate ? (uint8_t)C_RESISTANT : c;
+    timer_out[v] = mutate ? 0.0f : timer[v];
+}

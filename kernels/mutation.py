@@ -1,0 +1,31 @@
+"""CuPy launcher for ``mutation.cu``: the CUDA twin of :func:`lattice.processes.mutation.update`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _rules as k
+
+
+class Mutation(k.RuleKernels):
+    source = "mutation"
+
+    def update(self, state, renewed, model):
+        """Same contract as the NumPy ``update``: returns the new state."""
+        mu = model.params.tumour.mutation
+        if mu.per_division == 0:
+            return state
+        cells = k.empty(model, state.cells, np.uint8)
+        timer = k.empty(model, state.timer_h, np.float32)
+        self.launch("mutation_update", model, (
+            k.arg(model, state.cells, np.uint8), k.arg(model, state.timer_h, np.float32),
+            k.arg(model, renewed, np.bool_),
+            np.float32(mu.per_division), np.float32(min(1.0, mu.per_division * mu.persister_multiplier)),
+            k.seed_arg(model), k.step_arg(state), *k.lattice_args(model),
+            cells, timer,
+        ))
+        return state.replace(cells=cells, timer_h=timer)
+
+
+def load(exact: bool = False) -> Mutation:
+    return Mutation(exact)
