@@ -18,6 +18,7 @@ NECROTIC = 7
 CAF = 8
 VESSEL = 9
 NORMAL = 10
+SENESCENT_CAF = 11  # chemotherapy-induced senescent fibroblast (SASP), optional (organ.stroma.senescence_per_h)
 
 #: Live tumour states, the ones that cycle, consume and count as burden.
 TUMOUR_CODES = (SENSITIVE, PRIMED, DTP, DTEP, RESISTANT)
@@ -36,6 +37,7 @@ CELL_LABELS: dict[int, tuple[str, tuple[float, float, float, float]]] = {
     CAF: ("caf", (0.00, 0.62, 0.45, 1.0)),
     VESSEL: ("vessel", (0.80, 0.47, 0.65, 1.0)),
     NORMAL: ("normal", (0.94, 0.89, 0.26, 0.35)),
+    SENESCENT_CAF: ("senescent_caf", (0.55, 0.80, 0.70, 1.0)),
 }
 
 # Immune layer (uint8).
@@ -53,10 +55,25 @@ IMMUNE_LABELS: dict[int, tuple[str, tuple[float, float, float, float]]] = {
     KILLER_MACROPHAGE: ("killer_macrophage", (1.0, 0.0, 1.0, 1.0)),
 }
 
+#: Lookup class (never stored in the immune layer) of an effector T cell engaged with a live tumour
+#: cell in contact at the start of the step: it secretes IFN-γ (``fields.ifng.immune_secretion_per_min``).
+ENGAGED_T_CELL_CLASS = 255
+
 CELL_CODE_BY_NAME = {name: code for code, (name, _) in CELL_LABELS.items()}
 
 #: Consumer classes accepted as keys of per-cell-type rates in the config (uptake, secretion):
 #: every cell name above, plus "tumour" meaning all live tumour states.
 RATE_CLASSES = {"tumour": TUMOUR_CODES} | {
     name: (code,) for code, (name, _) in CELL_LABELS.items() if code != EMPTY
+}
+
+#: Immune-layer classes accepted as keys of ``fields.<f>.immune_secretion_per_min``: every immune
+#: name except none, plus ``engaged_t_cell`` (a T cell in contact with a live tumour cell).
+#: ``t_cell`` covers engaged ones too; the more specific ``engaged_t_cell`` overrides it.
+IMMUNE_RATE_CLASSES = {
+    "t_cell": (T_CELL, ENGAGED_T_CELL_CLASS),
+    "engaged_t_cell": (ENGAGED_T_CELL_CLASS,),
+    "exhausted_t_cell": (EXHAUSTED_T_CELL,),
+    "macrophage": (MACROPHAGE,),
+    "killer_macrophage": (KILLER_MACROPHAGE,),
 }

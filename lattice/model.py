@@ -44,9 +44,15 @@ def field_params(params: RunParams) -> dict[str, FieldParams]:
     """Every field channel in order: ``fields.named()`` then one ``drug_<name>`` per drug.
 
     Without drugs the death signal is not solved (it only acts on drug-induced persister entry),
-    so drug-free runs cost no more than before; its channel stays at 0.
+    so drug-free runs cost no more than before; its channel stays at 0. The microenvironment
+    fields (hgf, tgfb with stroma; ifng, chemokine with T cells) are channels only in runs where
+    something secretes them (:func:`lattice.processes.stroma.active_fields`).
     """
-    named = dict(params.fields.named())
+    from lattice.processes.stroma import IMMUNE_FIELDS, STROMA_FIELDS, active_fields
+
+    active = active_fields(params)
+    named = {k: v for k, v in params.fields.named().items()
+             if k not in (*STROMA_FIELDS, *IMMUNE_FIELDS) or k in active}
     drugs = params.treatment.drugs
     if not drugs and named["death_signal"].enabled:
         named["death_signal"] = dataclasses.replace(named["death_signal"], enabled=False).freeze()
@@ -99,12 +105,14 @@ class Model:
         )
 
     def initial_state(self) -> State:
-        """Vessels, tissue and tumour (initial.py), initial phenotypes, therapy state at t = 0."""
-        from lattice.processes import therapy, transitions
+        """Vessels, stroma, tissue, tumour and immune layer (initial.py), initial phenotypes,
+        T-cell counters and therapy state at t = 0."""
+        from lattice.processes import immune, therapy, transitions
         from lattice.processes.initial import initial_state
 
         state = initial_state(self)
         state = transitions.initial_phenotypes(state, self)
+        state = immune.initial(state, self)
         return therapy.initial(state, self)
 
     def step(self, state: State) -> State:
@@ -114,20 +122,24 @@ class Model:
             death,
             diffusion,
             drugs,
+            immune,
             mutation,
             placement,
+            stroma,
             therapy,
             transitions,
         )
 
         state = therapy.update(state, self)                    # 1. plasma levels, schedules, bath levels
-        state = diffusion.update(state, self)                  # 2. fields over the step (drugs from vessels)
-        effects = drugs.effects(state, self)                   # 3. local drug effects on each cell
+        state = diffusion.update(state, self)                  # 2. fields over the step (drugs from vessels, stroma, T cells)
+        effects = drugs.effects(state, self)                   # 3. local drug effects on each cell (MET, anti-PD-1)
         state = death.update(state, self)                      # 3. clearance, necrosis, turnover
         state = transitions.update(state, self, effects)       # 3. drug death vs persistence, S⇄P, D→E, reversion
+        state = stroma.update(state, self)                     # 3. chemotherapy-induced fibroblast senescence
         state, intents = cycle.update(state, self, effects)    # 3. clocks and division intents
         state, intents = drugs.division_kill(state, intents, self, effects)  # 3. cytotoxic kill at division
         state, renewed = placement.divide(state, intents, self)  # 4. pull placement of daughters
         state = mutation.update(state, renewed, self)          # 4. mutation to R at division
+        state = immune.update(state, self, effects)            # 5. T-cell killing, exhaustion, death, recruitment, movement
         state = therapy.record(state, self)                    # 6. burden and progression for the next step
         return state.replace(step=state.step + 1)

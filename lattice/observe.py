@@ -4,7 +4,10 @@ Counted on the device; only these few numbers per replicate cross to the host ea
 With a treatment, per drug ``d``: ``plasma_<d>`` (mean plasma or bath level over the step, µM),
 ``on_<d>`` (1 when the schedule had it on), ``cumulative_dose_<d>`` (doses so far) and
 ``tumour_<d>_uM`` (mean local concentration at live tumour cells); and ``baseline_burden``
-(burden at therapy start, NaN before), ``progression_threshold`` (factor × baseline).
+(burden at therapy start, NaN before), ``progression_threshold`` (factor × baseline). Immune:
+``t_cells``, ``exhausted_t_cells``, ``macrophages``, ``killer_macrophages`` (counts now) and the
+cumulative events ``recruited``, ``kills``, ``exhausted``, ``t_cell_deaths``,
+``t_cells_killed_by_macrophages``; stroma: ``caf``, ``senescent_caf``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 import numpy as np
 
 from lattice import codes
-from lattice.state import State
+from lattice.state import IMMUNE_EVENTS, State
 
 #: summary column -> cell code (the timeseries columns of DESIGN §5, in order).
 CELL_COLUMNS = {
@@ -24,7 +27,9 @@ CELL_COLUMNS = {
 IMMUNE_COLUMNS = {
     "t_cells": codes.T_CELL, "exhausted_t_cells": codes.EXHAUSTED_T_CELL, "macrophages": codes.MACROPHAGE,
 }
-EXTRA_CELL_COLUMNS = {"caf": codes.CAF, "vessel": codes.VESSEL, "normal": codes.NORMAL}
+EXTRA_CELL_COLUMNS = {"caf": codes.CAF, "vessel": codes.VESSEL, "normal": codes.NORMAL,
+                      "senescent_caf": codes.SENESCENT_CAF}
+EXTRA_IMMUNE_COLUMNS = {"killer_macrophages": codes.KILLER_MACROPHAGE}
 HYPOXIA_MMHG = 15.0  # PhysiCell hypoxic threshold (REFERENCES: solid)
 
 
@@ -59,9 +64,21 @@ def observe(state: State, model) -> dict[str, np.ndarray]:
     out["hypoxic_fraction"] = xp.where(n_live > 0, hypoxic / xp.maximum(n_live, 1), 0.0)
     out |= {name: cells[:, c] for name, c in EXTRA_CELL_COLUMNS.items()}
     out["memory_mean"] = _mean_over(live, state.memory, xp)
+    out |= {name: immune[:, c] for name, c in EXTRA_IMMUNE_COLUMNS.items()}
+    out |= immune_event_columns(state, xp)
     if state.has_therapy:
         out |= therapy_columns(state, model, live)
     return {k: model.backend.asnumpy(v) for k, v in out.items()}
+
+
+def immune_event_columns(state: State, xp) -> dict[str, np.ndarray]:
+    """Cumulative immune events since t = 0 (``State.immune_events``; zeros without T cells):
+    ``recruited``, ``kills`` (tumour cells killed by T cells), ``exhausted``, ``t_cell_deaths``,
+    ``t_cells_killed_by_macrophages``."""
+    if state.immune_events is None:
+        zero = xp.zeros(state.replicates, dtype=xp.int64)
+        return {name: zero for name in IMMUNE_EVENTS}
+    return {name: state.immune_events[:, i] for i, name in enumerate(IMMUNE_EVENTS)}
 
 
 def therapy_columns(state: State, model, live) -> dict[str, np.ndarray]:

@@ -3,7 +3,8 @@
 Everything needed to continue a run is here, the RNG position included (the step counter:
 random numbers are a pure function of seed, replicate, voxel, step and stream), and, when a
 treatment has drugs, the per-replicate therapy state (pharmacokinetics, schedule, burden
-memory for adaptive rules). The writer saves every array of :meth:`State.arrays` and resume
+memory for adaptive rules), and, when T cells can exist, their kill counters and the cumulative
+immune event counts. The writer saves every array of :meth:`State.arrays` and resume
 rebuilds ``State(**arrays)``, so a resumed run continues exactly.
 """
 
@@ -21,6 +22,12 @@ VOXEL_ARRAYS = {
     "timer_h": np.float32,
     "immune": np.uint8,
 }
+
+#: Immune arrays, present only when T cells can exist in the run (lattice.processes.immune.initial):
+#: per-voxel kill counter of the T cell in that voxel (moves with it), and per-replicate cumulative
+#: event counts (columns in IMMUNE_EVENTS order).
+IMMUNE_ARRAYS = {"t_kills": np.uint8, "immune_events": np.int64}
+IMMUNE_EVENTS = ("recruited", "kills", "exhausted", "t_cell_deaths", "t_cells_killed_by_macrophages")
 
 #: Per-replicate therapy arrays: name -> (dtype, per drug?). Present only when the treatment
 #: has at least one drug (None otherwise), shape ``(R, n_drugs)`` or ``(R,)``.
@@ -61,6 +68,10 @@ class State:
         baseline: int64 ``(R,)``: burden when therapy started (−1: not started yet).
         progression_h: float32 ``(R,)``: time of the first progression (burden > factor ×
             baseline), −1 until then.
+        t_kills: uint8 ``(R, *S)``: kills made by the T cell in each voxel (saturates at 255; it
+            moves with the cell); None when the run has no T cells.
+        immune_events: int64 ``(R, 5)``: cumulative recruited T cells, tumour cells killed by T
+            cells, T cells exhausted, T-cell deaths, T cells killed by macrophages (IMMUNE_EVENTS).
         step: completed cell steps (the RNG counter's step word for the next step).
     """
 
@@ -78,6 +89,8 @@ class State:
     burden: np.ndarray | None = None
     baseline: np.ndarray | None = None
     progression_h: np.ndarray | None = None
+    t_kills: np.ndarray | None = None
+    immune_events: np.ndarray | None = None
     step: int = 0
 
     @classmethod
@@ -106,6 +119,10 @@ class State:
     @property
     def has_therapy(self) -> bool:
         return self.drug_on is not None
+
+    @property
+    def has_t_cells(self) -> bool:
+        return self.t_kills is not None
 
 
 def empty_therapy(replicates: int, n_drugs: int, xp=np) -> dict[str, np.ndarray]:

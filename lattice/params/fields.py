@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lattice.codes import RATE_CLASSES
+from lattice.codes import IMMUNE_RATE_CLASSES, RATE_CLASSES
 from lattice.params.spec import Params, param
 
 BOUNDARIES = ("zero_flux", "dirichlet", "periodic")
@@ -36,6 +36,10 @@ class FieldParams(Params):
     secretion_per_min: dict[str, float] = param(
         {}, "field units/min", "secretion rate per occupant class", min=0.0, keys=tuple(RATE_CLASSES),
     )
+    immune_secretion_per_min: dict[str, float] = param(
+        {}, "field units/min", "secretion rate per immune-layer class (adds to the cell layer's; engaged_t_cell: "
+        "a T cell in contact with a live tumour cell)", min=0.0, keys=tuple(IMMUNE_RATE_CLASSES),
+    )
 
 
 def _oxygen() -> FieldParams:
@@ -44,7 +48,7 @@ def _oxygen() -> FieldParams:
         diffusion_um2_per_min=1.0e5, decay_per_min=0.1,  # PhysiCell (REFERENCES: solid)
         boundary="dirichlet", boundary_value=38.0, initial_value=38.0,  # far field 38 mmHg (5 %)
         vessel_value=38.0, vessel_permeability_per_min=1000.0,  # ≈ Dirichlet at vessels
-        uptake_per_min={"tumour": 10.0, "normal": 1.0, "caf": 1.0},  # tumour: PhysiCell; others (uncertain)
+        uptake_per_min={"tumour": 10.0, "normal": 1.0, "caf": 1.0, "senescent_caf": 1.0},  # tumour: PhysiCell; others (uncertain)
     )
 
 
@@ -54,7 +58,7 @@ def _glucose() -> FieldParams:
         diffusion_um2_per_min=6.0e3, decay_per_min=0.0,  # Casciari 1988 ≈ 1e-6 cm²/s (check)
         boundary="dirichlet", boundary_value=1.0, initial_value=1.0,
         vessel_value=1.0, vessel_permeability_per_min=1000.0,
-        uptake_per_min={"tumour": 0.05, "normal": 0.01, "caf": 0.01},  # (uncertain)
+        uptake_per_min={"tumour": 0.05, "normal": 0.01, "caf": 0.01, "senescent_caf": 0.01},  # (uncertain)
     )
 
 
@@ -66,6 +70,55 @@ def _death_signal() -> FieldParams:
         decay_per_min=0.5,  # ectonucleotidase hydrolysis, half-life minutes (uncertain): range √(D/λ) ≈ 190 µm
         boundary="zero_flux", boundary_value=0.0, initial_value=0.0,
         secretion_per_min={"dead": 1.0},  # one apoptotic cell releases 1 unit/min (scale of the units; Schmitt 2022)
+    )
+
+
+# Microenvironment signals (DESIGN §1): solved only when something can secrete them (stroma for HGF
+# and TGF-β, T cells for IFN-γ and the chemokine; lattice.processes.stroma.active_fields). Units are
+# relative: 1 ≈ half-maximal effect (tumour.signals.hgf_half, immune.tgfb_half, ifng_half,
+# chemokine_half). Cytokine ranges √(D/λ): one cell's signal reaches ~250 µm (Francis & Palsson
+# 1997, REFERENCES: solid); IFN-γ > 800 µm (Hoekstra 2020; Thibaut 2020, solid).
+
+def _hgf() -> FieldParams:
+    return FieldParams(
+        units="relative units (1 = half-maximal MET signal)",
+        description="hepatocyte growth factor from CAFs and TAMs: MET signal protects from the primary drug, "
+        "raises persister entry and DTEP emergence (Straussman 2012) unless a MET inhibitor is given",
+        diffusion_um2_per_min=1.0e3, decay_per_min=0.016,  # range ≈ 250 µm (Francis & Palsson 1997); PhysiCell toy cytokine (weak)
+        boundary="zero_flux", initial_value=0.0,
+        secretion_per_min={"caf": 0.15, "senescent_caf": 0.3},  # (uncertain): ~1–3 units inside CAF-rich stroma
+        immune_secretion_per_min={"macrophage": 0.05, "killer_macrophage": 0.05},  # TAM HGF (Yano 2008, uncertain)
+    )
+
+
+def _tgfb() -> FieldParams:
+    return FieldParams(
+        units="relative units (1 = half-maximal T-cell suppression)",
+        description="TGF-β from CAFs and TAMs: suppresses T-cell killing (Wang 2025 ref. 97)",
+        diffusion_um2_per_min=1.0e3, decay_per_min=0.016,  # range ≈ 250 µm (Francis & Palsson 1997)
+        boundary="zero_flux", initial_value=0.0,
+        secretion_per_min={"caf": 0.1, "senescent_caf": 0.2},  # (uncertain)
+        immune_secretion_per_min={"macrophage": 0.1, "killer_macrophage": 0.1},  # (uncertain)
+    )
+
+
+def _ifng() -> FieldParams:
+    return FieldParams(
+        units="relative units (1 = half-maximal effect)",
+        description="interferon-γ secreted by engaged T cells: raises PD-L1 and chemokine secretion",
+        diffusion_um2_per_min=6.0e3, decay_per_min=0.01,  # range ≈ 775 µm: IFN-γ spreads > 800 µm (Hoekstra 2020)
+        boundary="zero_flux", initial_value=0.0,
+        immune_secretion_per_min={"engaged_t_cell": 2.0},  # (uncertain): ~1 unit in an infiltrated tumour
+    )
+
+
+def _chemokine() -> FieldParams:
+    return FieldParams(
+        units="relative units (1 = half-maximal recruitment)",
+        description="T-cell chemokine (CXCL9/10-like) secreted by live tumour cells, more under IFN-γ",
+        diffusion_um2_per_min=1.0e3, decay_per_min=0.016,  # range ≈ 250 µm (Francis & Palsson 1997)
+        boundary="zero_flux", initial_value=0.0,
+        secretion_per_min={"tumour": 0.02},  # (uncertain): ~1 unit inside a solid tumour mass
     )
 
 
@@ -82,8 +135,15 @@ class FieldsParams(Params):
     oxygen: FieldParams = param(_oxygen())
     glucose: FieldParams = param(_glucose())
     death_signal: FieldParams = param(_death_signal())
+    hgf: FieldParams = param(_hgf())
+    tgfb: FieldParams = param(_tgfb())
+    ifng: FieldParams = param(_ifng())
+    chemokine: FieldParams = param(_chemokine())
 
     def named(self) -> dict[str, FieldParams]:
         """Every field by name, in output channel order (disabled ones are held constant).
-        Drug fields ``drug_<name>`` follow, built by the model from ``treatment.drugs``."""
-        return {"oxygen": self.oxygen, "glucose": self.glucose, "death_signal": self.death_signal}
+        Drug fields ``drug_<name>`` follow, built by the model from ``treatment.drugs``; the model
+        keeps the microenvironment fields (hgf, tgfb, ifng, chemokine) only where something can
+        secrete them (:func:`lattice.processes.stroma.active_fields`)."""
+        return {"oxygen": self.oxygen, "glucose": self.glucose, "death_signal": self.death_signal,
+                "hgf": self.hgf, "tgfb": self.tgfb, "ifng": self.ifng, "chemokine": self.chemokine}

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from lattice.params.fields import FieldsParams
 from lattice.params.grid import GridParams
+from lattice.params.host import HostParams
+from lattice.params.host import apply as apply_host
+from lattice.params.immune import ImmuneParams
 from lattice.params.organ import OrganParams
 from lattice.params.output import OutputParams
 from lattice.params.spec import ConfigError, Params, param, validate
@@ -30,6 +33,8 @@ class RunParams(Params):
     tumour: TumourParams = param(TumourParams())
     fields: FieldsParams = param(FieldsParams())
     organ: OrganParams = param(OrganParams())
+    host: HostParams = param(HostParams())
+    immune: ImmuneParams = param(ImmuneParams())
     treatment: TreatmentParams = param(TreatmentParams())
     output: OutputParams = param(OutputParams())
 
@@ -57,6 +62,7 @@ def check(params: RunParams) -> RunParams:
         )
     _check_lifecycle(params)
     _check_treatment(params)
+    apply_host(params)  # organ and host multipliers -> effective values (once, before freezing)
     ratio = params.duration_h / params.step_h
     if abs(ratio - round(ratio)) > 1e-9:
         raise ConfigError(f"duration_h={params.duration_h:g} must be a whole number of step_h={params.step_h:g}")

@@ -2,7 +2,9 @@
 
 Uptake and secretion come from the cells as they are at the start of the step: each field has
 a lookup table from occupant code to first-order uptake u (1/min) and to secretion s
-(units/min); vessel voxels add their permeability p to u and p × blood level to s. For a drug
+(units/min); vessel voxels add their permeability p to u and p × blood level to s; the immune
+layer adds its own secretion table and tumour chemokine rises with IFN-γ
+(:func:`lattice.processes.stroma.add_sources`). For a drug
 field ``drug_<name>`` the blood level is the replicate's plasma level over this step
 (``State.exposure``, set by :mod:`lattice.processes.therapy`), so its vessel source is
 p × exposure[r] per replicate and per step. The solver (``fields.solver``) then advances
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from lattice import codes
+from lattice.processes import stroma
 from lattice.solvers import get_solver
 from lattice.state import State
 
@@ -28,7 +31,7 @@ def rate_tables(model) -> tuple[np.ndarray, np.ndarray]:
             fp = spec.params
             for table, rates in ((uptake, fp.uptake_per_min), (secretion, fp.secretion_per_min)):
                 # Broad classes first ("tumour"), so that specific states ("dtp") override them.
-                for cls_name in sorted(rates, key=lambda k: len(codes.RATE_CLASSES[k])):
+                for cls_name in sorted(rates, key=lambda k: -len(codes.RATE_CLASSES[k])):
                     table[i, list(codes.RATE_CLASSES[cls_name])] = rates[cls_name]
             uptake[i, codes.VESSEL] += fp.vessel_permeability_per_min
             secretion[i, codes.VESSEL] += fp.vessel_permeability_per_min * fp.vessel_value
@@ -51,7 +54,7 @@ def update(state: State, model) -> State:
     spatial = state.fields.shape[2:]
     dt_min = p.step_h * 60.0 / p.fields.substeps
     solve = get_solver(p.fields.solver)
-    options = {"cycles": p.fields.cycles} if p.fields.solver == "multigrid" else {}
+    options = ({"cycles": p.fields.cycles, "exact": model.backend.exact} if p.fields.solver == "multigrid" else {})
 
     new_fields = state.fields.copy()
     for boundary in boundaries:
@@ -64,6 +67,7 @@ def update(state: State, model) -> State:
             return xp.asarray(np.tile([getattr(specs[i].params, attr) for i in idx], R), dtype=xp.float32)
 
         s = _add_drug_vessel_sources(s, state, model, idx, R, spatial)
+        s = stroma.add_sources(s, state, model, idx, R, spatial)
         c = state.fields[:, idx].reshape((R * len(idx), *spatial))
         for _ in range(p.fields.substeps):
             c = solve(
