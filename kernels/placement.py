@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from lattice.kernels._loader import launch_1d, module
 
 

@@ -69,7 +69,7 @@ def explain(exc: BaseException) -> str:
     missing_group = re.search(r"Could not find '([^']+)/([^']+)'", text)
     if missing_group:
         group, option = missing_group.groups()
-        options = re.findall(r"^\t(\S+)$", text, flags=re.M)
+        options = re.findall(r"^\t(\S+)$", text, flags=re.MULTILINE)
         allowed = f": choose one of {', '.join(options)}" if options else ""
         return f"{group}={option} is not a known {group} preset{allowed}"
     if "not in struct" in text or "not in '" in text or "Key '" in text and "not" in text:

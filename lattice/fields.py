@@ -33,7 +33,7 @@ class FieldRegistry:
     specs: tuple[FieldSpec, ...]
 
     @classmethod
-    def from_params(cls, named: dict[str, FieldParams]) -> "FieldRegistry":
+    def from_params(cls, named: dict[str, FieldParams]) -> FieldRegistry:
         return cls(tuple(FieldSpec(n, p.units, p.description, p) for n, p in named.items()))
 
     @property

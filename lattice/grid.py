@@ -65,7 +65,7 @@ class Grid:
     def extent_um(self) -> tuple[float, ...]:
         return tuple(n * self.spacing_um for n in self.shape)
 
-    def centre_distance_um(self, xp=np) -> "np.ndarray":
+    def centre_distance_um(self, xp=np) -> np.ndarray:
         """Distance of every voxel centre from the lattice centre, µm, shape ``self.shape``."""
         coords = xp.meshgrid(
             *[(xp.arange(n, dtype=xp.float32) - (n - 1) / 2) for n in self.shape],

@@ -88,7 +88,7 @@ class Simulation:
 
     def resume(self) -> None:
         """Continue from the last complete saved state of every replicate."""
-        m, xp = self.model, self.model.xp
+        xp = self.model.xp
         # A crash part-way through writing the replicates of one frame leaves some one frame
         # ahead: all resume from the earliest step (the others kept their previous state).
         common = min(saved_step(rd) for rd in self.run_dirs)

@@ -76,7 +76,8 @@ def test_sweep_basic_and_joblib_launchers(tmp_path):
         assert proc.returncode == 0, proc.stderr
         runs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / "summary.h5").exists())
         assert len(runs) == 2
-        a, b = (read_counts(r) for r in runs)
+        for r in runs:
+            assert len(read_counts(r)["time_h"]) == 7
         assert not np.array_equal(zarr.open_group(str(runs[0] / "run.zarr"))["labels/cells/0"][-1],
                                   zarr.open_group(str(runs[1] / "run.zarr"))["labels/cells/0"][-1])
 

@@ -28,7 +28,7 @@ def reference_divide(state, intents, model, order):
     shape = cells.shape
     offsets = model.grid.offsets
     u_dir, u_key, _, _ = (u[0] for u in model.uniforms(Stream.PLACEMENT, state.step))
-    free = lambda idx: all(0 <= i < n for i, n in zip(idx, shape)) and cells[idx] in (codes.EMPTY, codes.NORMAL)  # noqa: E731
+    free = lambda idx: all(0 <= i < n for i, n in zip(idx, shape)) and cells[idx] in (codes.EMPTY, codes.NORMAL)
     target = {}
     for idx in order:
         if not intents[0][idx]:

@@ -59,7 +59,7 @@ class Params:
             raise FrozenInstanceError(f"cannot assign to field {name!r}: parameters are frozen")
         object.__setattr__(self, name, value)
 
-    def freeze(self) -> "Params":
+    def freeze(self) -> Params:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             if isinstance(value, Params):

@@ -43,7 +43,7 @@ def choose_targets(state: State, intents, model):
     return target, u_key
 
 
-def divide(state: State, intents, model) -> tuple[State, "object"]:
+def divide(state: State, intents, model) -> tuple[State, object]:
     """Place daughters by the pull rule.
 
     Returns:
