@@ -7,6 +7,7 @@
 // no flush-to-zero: kernels/_loader.ieee_module) so a subnormal probability compares as in NumPy.
 #include "stdint.cuh"
 #include "philox.cuh"
+#include "lattice.cuh"
 
 #define EMPTY 0
 #define VESSEL 9
@@ -23,17 +24,6 @@
 #define FLAG_BY_MACROPHAGE 2
 #define FLAG_RECRUITED 4
 
-struct Dims { int R, nz, ny, nx; };
-
-__device__ __forceinline__ bool neighbour(const Dims d, long v, int dz, int dy, int dx, long* out) {
-    const long nvox = (long)d.nz * d.ny * d.nx;
-    const long r = v / nvox, i = v % nvox;
-    const int x = (int)(i % d.nx), y = (int)((i / d.nx) % d.ny), z = (int)(i / ((long)d.nx * d.ny));
-    const int zz = z + dz, yy = y + dy, xx = x + dx;
-    if (zz < 0 || zz >= d.nz || yy < 0 || yy >= d.ny || xx < 0 || xx >= d.nx) return false;
-    *out = r * nvox + ((long)zz * d.ny + yy) * d.nx + xx;
-    return true;
-}
 
 // Contact direction k (0: the voxel itself; k >= 1: offsets[k - 1]) from v, sign +1 or -1.
 __device__ __forceinline__ bool contact(const Dims d, long v, const int* offsets, int k, int sign, long* out) {

@@ -3,22 +3,12 @@
 // Offsets (dz, dy, dx) in Grid.offsets order, n_dirs of them.
 #include "stdint.cuh"
 #include "philox.cuh"
+#include "lattice.cuh"
 
 #define EMPTY 0
 #define NORMAL 10
 #define STREAM_PLACEMENT 2
 
-struct Dims { int R, nz, ny, nx; };
-
-__device__ __forceinline__ bool neighbour(const Dims d, long v, int dz, int dy, int dx, long* out) {
-    const long nvox = (long)d.nz * d.ny * d.nx;
-    const long r = v / nvox, i = v % nvox;
-    const int x = (int)(i % d.nx), y = (int)((i / d.nx) % d.ny), z = (int)(i / ((long)d.nx * d.ny));
-    const int zz = z + dz, yy = y + dy, xx = x + dx;
-    if (zz < 0 || zz >= d.nz || yy < 0 || yy >= d.ny || xx < 0 || xx >= d.nx) return false;
-    *out = r * nvox + ((long)zz * d.ny + yy) * d.nx + xx;
-    return true;
-}
 
 __device__ __forceinline__ bool is_free(uint8_t c) { return c == EMPTY || c == NORMAL; }
 
