@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _rules
 from ._loader import ieee_module, launch_1d
-
-_MASK32 = 0xFFFFFFFF
 
 
 class Immune:
@@ -33,26 +32,15 @@ class Immune:
     # -- arguments --------------------------------------------------------------------------
     @staticmethod
     def _dims(model):
-        shape = tuple(model.grid.shape)
-        nz, ny, nx = (1, *shape) if len(shape) == 2 else shape
-        R = model.params.replicates
-        return R * nz * ny * nx, (np.int32(R), np.int32(nz), np.int32(ny), np.int32(nx))
+        R, nz, ny, nx = _rules.dims(model)
+        return _rules.voxels(model), (np.int32(R), np.int32(nz), np.int32(ny), np.int32(nx))
 
-    @staticmethod
-    def _offsets(model):
-        key = ("kernels.immune.offsets", model.grid.offsets)
-        if key not in model.cache:
-            offs = [(0, *o) if len(o) == 2 else tuple(o) for o in model.grid.offsets]
-            model.cache[key] = model.xp.asarray(np.asarray(offs, dtype=np.int32).ravel())
-        return model.cache[key], np.int32(len(model.grid.offsets))
-
-    @staticmethod
-    def _arg(model, a, dtype):
-        return model.xp.ascontiguousarray(a, dtype=dtype)
+    _offsets = staticmethod(_rules.offsets)
+    _arg = staticmethod(_rules.arg)
 
     @staticmethod
     def _key(model, state):
-        return np.uint32(model.params.seed & _MASK32), np.uint32(state.step & _MASK32)
+        return _rules.seed_arg(model), _rules.step_arg(state)
 
     def _launch(self, name, n, args):
         launch_1d(self.mod.get_function(name), n, args)

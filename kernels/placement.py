@@ -1,52 +1,42 @@
-"""CuPy launcher for ``placement.cu``: the CUDA twin of :func:`lattice.processes.placement.divide`."""
+"""CuPy launcher for ``placement.cu``: the CUDA twin of :func:`lattice.processes.placement.divide`.
+
+Allocations go through ``model.xp`` and the argument helpers of :mod:`lattice.kernels._rules`,
+shared with the other per-voxel twins. Loaded IEEE-exact (:func:`lattice.kernels._loader.ieee_module`)
+because it takes decisions that must match NumPy in both the exact and the fast mode.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from lattice.kernels._loader import launch_1d, module
+
+from . import _rules
+from ._loader import ieee_module, launch_1d
 
 
 class Placement:
-    def __init__(self, exact: bool):
-        self.mod = module("placement", exact)
-        self._offsets = {}
-
-    def _dims(self, model):
-        shape = model.grid.shape
-        nz, ny, nx = (1, *shape) if len(shape) == 2 else shape
-        return model.params.replicates, nz, ny, nx
-
-    def _offsets_for(self, model):
-        import cupy
-
-        key = model.grid.offsets
-        if key not in self._offsets:
-            offs = [(0, *o) if len(o) == 2 else o for o in key]
-            self._offsets[key] = cupy.asarray(np.asarray(offs, dtype=np.int32).ravel())
-        return self._offsets[key]
+    def __init__(self, exact: bool = False, mod=None):
+        self.exact = exact
+        self.mod = mod if mod is not None else ieee_module("placement")
 
     def divide(self, state, intents, model):
         """Same contract as the NumPy ``divide``: returns ``(state, renewed)``."""
-        import cupy
-
-        R, nz, ny, nx = self._dims(model)
-        n = R * nz * ny * nx
-        offsets = self._offsets_for(model)
-        n_dirs = np.int32(len(model.grid.offsets))
-        dims = (np.int32(R), np.int32(nz), np.int32(ny), np.int32(nx))
-        target = cupy.empty(state.cells.shape, dtype=cupy.int32)
-        key = cupy.empty(state.cells.shape, dtype=cupy.float32)
-        winner = cupy.empty(state.cells.shape, dtype=cupy.int32)
-        intents = cupy.ascontiguousarray(intents, dtype=cupy.bool_)
+        xp = model.xp
+        n = _rules.voxels(model)
+        dims = tuple(np.int32(v) for v in _rules.dims(model))
+        offsets, n_dirs = _rules.offsets(model)
+        cells = _rules.arg(model, state.cells, np.uint8)
+        target = xp.empty(cells.shape, dtype=xp.int32)
+        key = xp.empty(cells.shape, dtype=xp.float32)
+        winner = xp.empty(cells.shape, dtype=xp.int32)
         launch_1d(self.mod.get_function("choose_targets"), n,
-                  (state.cells, intents, offsets, n_dirs, *dims, np.uint32(model.params.seed & 0xFFFFFFFF),
-                   np.uint32(state.step & 0xFFFFFFFF), target, key))
-        launch_1d(self.mod.get_function("accept"), n, (state.cells, target, key, offsets, n_dirs, *dims, winner))
-        out = [cupy.empty_like(a) for a in (state.cells, state.clock, state.memory, state.timer_h)]
-        renewed = cupy.empty(state.cells.shape, dtype=cupy.bool_)
+                  (cells, _rules.arg(model, intents, np.bool_), offsets, n_dirs, *dims,
+                   _rules.seed_arg(model), _rules.step_arg(state), target, key))
+        launch_1d(self.mod.get_function("accept"), n, (cells, target, key, offsets, n_dirs, *dims, winner))
+        inputs = [cells] + [_rules.arg(model, a, np.float32) for a in (state.clock, state.memory, state.timer_h)]
+        out = [xp.empty_like(a) for a in inputs]
+        renewed = xp.empty(cells.shape, dtype=xp.bool_)
         launch_1d(self.mod.get_function("apply"), n,
-                  (state.cells, state.clock, state.memory, state.timer_h, target, winner, offsets, n_dirs,
-                   *dims, *out, renewed))
+                  (*inputs, target, winner, offsets, n_dirs, *dims, *out, renewed))
         cells, clock, memory, timer = out
         return state.replace(cells=cells, clock=clock, memory=memory, timer_h=timer), renewed
 
