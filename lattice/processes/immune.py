@@ -62,6 +62,7 @@ import numpy as np
 from lattice import codes, pmath
 from lattice.grid import shift
 from lattice.params.tumour import STATE_NAMES
+from lattice.processes import placement
 from lattice.processes.diffusion import field
 from lattice.processes.stroma import immune_active
 from lattice.rng import Stream
@@ -294,20 +295,13 @@ def move_substep(immune, kills, weights, arrested, model, step: int, draw: int):
         last = xp.where(f, d, last)
     target = xp.where(mobile, xp.where(target < 0, last, target), -1)
 
-    best = xp.full(immune.shape, NO_KEY, dtype=xp.float32)
-    winner = xp.full(immune.shape, -1, dtype=xp.int32)
-    for d, off in enumerate(offsets):
-        proposal = shift(xp.where(target == d, u_key, f32(NO_KEY)), off, fill=NO_KEY)
-        better = free & (proposal < best)
-        best = xp.where(better, proposal, best)
-        winner = xp.where(better, d, winner)
+    winner = placement.accept(target, u_key, free, offsets, xp)
     new_immune, new_kills = immune, kills
-    moved = xp.zeros(immune.shape, dtype=bool)
     for d, off in enumerate(offsets):
         here = winner == d
         new_immune = xp.where(here, shift(immune, off), new_immune)
         new_kills = xp.where(here, shift(kills, off), new_kills)
-        moved |= (target == d) & (shift(winner, tuple(-o for o in off), fill=-1) == d)
+    moved = placement.accepted(target, winner, offsets, xp)
     new_immune = xp.where(moved, codes.NO_IMMUNE, new_immune).astype(xp.uint8)
     new_kills = xp.where(moved, xp.uint8(0), new_kills).astype(xp.uint8)
     return new_immune, new_kills

@@ -43,6 +43,33 @@ def choose_targets(state: State, intents, model):
     return target, u_key
 
 
+NO_KEY = 2.0  # priority keys are uniforms < 1
+
+
+def accept(target, key, free, offsets, xp):
+    """Step 2 of the pull rule, shared by division and immune movement: for every ``free``
+    voxel, the direction of the accepted proposer (smallest ``key``; ties: lower direction),
+    −1 where nobody proposed. ``target[v] = d`` means the occupant of v proposes v + offsets[d]."""
+    no_key = xp.float32(NO_KEY)
+    best_key = xp.full(target.shape, no_key, dtype=xp.float32)
+    winner = xp.full(target.shape, -1, dtype=xp.int32)
+    for d, off in enumerate(offsets):
+        # The occupant of v − off proposing in direction d targets v.
+        proposal = shift(xp.where(target == d, key, no_key), off, fill=NO_KEY)
+        better = free & (proposal < best_key)
+        best_key = xp.where(better, proposal, best_key)
+        winner = xp.where(better, d, winner)
+    return winner
+
+
+def accepted(target, winner, offsets, xp):
+    """The proposers whose target voxel accepted them (mothers that divided, cells that moved)."""
+    done = xp.zeros(target.shape, dtype=bool)
+    for d, off in enumerate(offsets):
+        done |= (target == d) & (shift(winner, tuple(-o for o in off), fill=-1) == d)
+    return done
+
+
 def divide(state: State, intents, model) -> tuple[State, object]:
     """Place daughters by the pull rule.
 
@@ -56,24 +83,15 @@ def divide(state: State, intents, model) -> tuple[State, object]:
     xp, offsets = model.xp, model.grid.offsets
     target, key = choose_targets(state, intents, model)
     free = free_space(state.cells)
-    inf = xp.float32(2.0)  # keys are < 1
-    best_key = xp.full(state.cells.shape, inf, dtype=xp.float32)
-    winner = xp.full(state.cells.shape, -1, dtype=xp.int32)
-    for d, off in enumerate(offsets):
-        # The cell at v − off proposing in direction d targets v.
-        proposal = shift(xp.where(target == d, key, inf), off, fill=2.0)
-        better = free & (proposal < best_key)
-        best_key = xp.where(better, proposal, best_key)
-        winner = xp.where(better, d, winner)
+    winner = accept(target, key, free, offsets, xp)
 
     cells, clock, memory, timer = state.cells, state.clock, state.memory, state.timer_h
     new_cells, new_memory = cells, memory
-    divided = xp.zeros(cells.shape, dtype=bool)
     for d, off in enumerate(offsets):
         here = winner == d
         new_cells = xp.where(here, shift(cells, off), new_cells)
         new_memory = xp.where(here, shift(memory, off), new_memory)
-        divided |= (target == d) & (shift(winner, tuple(-o for o in off), fill=-1) == d)
+    divided = accepted(target, winner, offsets, xp)
     born = winner >= 0
     renewed = born | divided
     zero = xp.float32(0)
