@@ -26,7 +26,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.core
 	$(BIN)/lattice-run $(ARGS)
 
-# Debian packages napari needs to render under a virtual display (PITFALLS: napari).
+# Debian packages napari needs to render under a virtual display (docs/pitfalls.md: napari).
 XVFB_PKGS := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-xinerama0 libxcb-xkb1 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0 \
 	libgl1 libegl1 libfontconfig1 libdbus-1-3

@@ -2,7 +2,7 @@
 launchers that touches CuPy).
 
 ``exact=True`` compiles with ``--fmad=false`` so that float results match the NumPy reference
-bit for bit (DESIGN §2); the default lets nvcc contract multiply–adds (faster; fields within
+bit for bit (docs/model.md); the default lets nvcc contract multiply–adds (faster; fields within
 1e-5 relative).
 """
 

@@ -26,7 +26,7 @@ Design
   on the coarsest level, and finally ``mg_output`` (split → natural, a new array).
 - **CUDA graphs** (launch overhead): everything between ``mg_setup0`` and ``mg_output``
   depends only on the workspace, so it is captured once per
-  ``(shape, boundary, B, cycles, pre, post)`` on a non-default stream (PITFALLS: CuPy) into a
+  ``(shape, boundary, B, cycles, pre, post)`` on a non-default stream (docs/pitfalls.md: CuPy) into a
   graph over a persistent workspace and replayed on the caller's stream; the kernels that read
   the caller's arrays (``mg_params``, ``mg_setup0``) or write the result (``mg_output``) run
   outside it, so the graph adds no copies. A 4-cycle V(2,2) solve is ~10 launches per level

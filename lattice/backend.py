@@ -17,7 +17,7 @@ import numpy as np
 
 def cupy_usable() -> tuple[bool, str]:
     """Whether CuPy can run kernels here, and why not. Importing CuPy is not enough: without a
-    driver, allocation fails (PITFALLS), so ask ``cupy.cuda.is_available()``."""
+    driver, allocation fails (docs/pitfalls.md), so ask ``cupy.cuda.is_available()``."""
     try:
         cupy = importlib.import_module("cupy")
     except ImportError:

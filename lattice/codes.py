@@ -1,4 +1,4 @@
-"""Label codes of the two lattice layers (DESIGN §5) with their names and display colours.
+"""Label codes of the two lattice layers (docs/outputs.md) with their names and display colours.
 
 The codes are part of the output contract: the viewer, the reports and external scripts rely
 on them, so they never change meaning.

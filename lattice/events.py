@@ -1,4 +1,4 @@
-"""Events read off the per-step table (DESIGN §5 ``summary.h5/events``).
+"""Events read off the per-step table (docs/outputs.md ``summary.h5/events``).
 
 All times are simulated hours of the table's rows (a row is written after each step, the first
 at t = 0). "Therapy start" is the row whose burden became the baseline: the row before the

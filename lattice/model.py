@@ -1,4 +1,4 @@
-"""The model: what one cell step does, in the order of DESIGN §2.
+"""The model: what one cell step does, in the order of docs/model.md.
 
 ``Model`` is pure description plus the backend; it holds no state and writes no files
 (the :mod:`lattice.simulation` loop does). ``Model.step`` reads like the ordered list of
@@ -116,7 +116,7 @@ class Model:
         return therapy.initial(state, self)
 
     def step(self, state: State) -> State:
-        """Advance one cell step (DESIGN §2)."""
+        """Advance one cell step (docs/model.md)."""
         from lattice.processes import (
             cycle,
             death,

@@ -1,4 +1,4 @@
-"""Per-step observables (DESIGN §2 step 6, §5 ``summary.h5/timeseries``).
+"""Per-step observables (docs/model.md step 6, §5 ``summary.h5/timeseries``).
 
 Counted on the device; only these few numbers per replicate cross to the host each step.
 With a treatment, per drug ``d``: ``plasma_<d>`` (mean plasma or bath level over the step, µM),
@@ -19,7 +19,7 @@ import numpy as np
 from lattice import codes
 from lattice.state import IMMUNE_EVENTS, State
 
-#: summary column -> cell code (the timeseries columns of DESIGN §5, in order).
+#: summary column -> cell code (the timeseries columns of docs/outputs.md, in order).
 CELL_COLUMNS = {
     "sensitive": codes.SENSITIVE, "primed": codes.PRIMED, "dtp": codes.DTP, "dtep": codes.DTEP,
     "resistant": codes.RESISTANT, "dead": codes.DEAD, "necrotic": codes.NECROTIC,
@@ -30,7 +30,7 @@ IMMUNE_COLUMNS = {
 EXTRA_CELL_COLUMNS = {"caf": codes.CAF, "vessel": codes.VESSEL, "normal": codes.NORMAL,
                       "senescent_caf": codes.SENESCENT_CAF}
 EXTRA_IMMUNE_COLUMNS = {"killer_macrophages": codes.KILLER_MACROPHAGE}
-HYPOXIA_MMHG = 15.0  # PhysiCell hypoxic threshold (REFERENCES: solid)
+HYPOXIA_MMHG = 15.0  # PhysiCell hypoxic threshold (docs/references.md: solid)
 
 
 def _counts(layer, xp, n_codes: int = 16):

@@ -1,6 +1,6 @@
 """The run loop: steps the model, records frames and the per-step table, resumes.
 
-The model never writes files; this module owns the writers (STYLE: Oceananigans'
+The model never writes files; this module owns the writers (as in Oceananigans'
 ``Simulation``). With ``replicates = R > 1`` the R lattices step together (one launch per
 kernel) and each is written as its own run under ``<run_dir>/replicate_<r>``.
 """

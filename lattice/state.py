@@ -1,4 +1,4 @@
-"""The simulation state: a plain dataclass of arrays (DESIGN §2, STYLE).
+"""The simulation state: a plain dataclass of arrays (docs/architecture.md).
 
 Everything needed to continue a run is here, the RNG position included (the step counter:
 random numbers are a pure function of seed, replicate, voxel, step and stream), and, when a

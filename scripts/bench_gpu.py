@@ -1,4 +1,4 @@
-"""GPU benchmarks (issue 5, DESIGN §7): one command, one Markdown table.
+"""GPU benchmarks (issue 5, BENCHMARKS.md): one command, one Markdown table.
 
     python scripts/bench_gpu.py                 # full run (a few minutes on an H100)
     python scripts/bench_gpu.py --quick         # smaller sizes, fewer repeats (~1 minute)

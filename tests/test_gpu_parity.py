@@ -1,4 +1,4 @@
-"""Backend equivalence (DESIGN §2–3): the CuPy backend takes the same decisions as NumPy, bit for bit.
+"""Backend equivalence (docs/model.md): the CuPy backend takes the same decisions as NumPy, bit for bit.
 
 Marked ``gpu``; skipped cleanly where no CUDA device is usable. Run on a GPU machine with
 ``pytest -m gpu tests/test_gpu_parity.py``.

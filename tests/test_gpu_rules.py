@@ -1,5 +1,5 @@
 """CUDA twins of the cell rules (kernels/cycle, death, drugs, transitions, mutation) against the
-NumPy processes, bit for bit (issue 5, DESIGN §2–3).
+NumPy processes, bit for bit (issue 5, docs/model.md).
 
 Each process function runs on the NumPy model and its twin (``model.backend.kernel(<module>)``)
 on the CuPy model, from the same random state copied to the device; every output array must have

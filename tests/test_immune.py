@@ -1,4 +1,4 @@
-"""Immune layer (DESIGN §1 "Immune", §2 step 5): T-cell killing rate against Halle et al. 2016,
+"""Immune layer (docs/model.md "Immune", §2 step 5): T-cell killing rate against Halle et al. 2016,
 chemotaxis up a chemokine gradient, the pull rule for movement, evasion and checkpoint rules,
 exhaustion, FasL⁺ macrophage killing, recruitment ∝ chemokine, and an exact resume."""
 

@@ -1,4 +1,4 @@
-"""Run outputs (DESIGN §5): run.zarr frames + OME-Zarr 0.5 metadata, summary.h5, state, resume.
+"""Run outputs (docs/outputs.md): run.zarr frames + OME-Zarr 0.5 metadata, summary.h5, state, resume.
 
 Small lattices only; every store is read back with plain zarr / h5py and validated with
 ome-zarr-models, and the crash paths (a write interrupted at each step, disk full) are checked
@@ -211,7 +211,7 @@ def test_three_frames_round_trip(tmp_path, request, dim, layout):
     assert not (run_dir / "summary.h5.tmp").exists()
     assert not any((run_dir / n).exists() for n in (".state.tmp", ".state.new", ".state.old"))
 
-    # root metadata (DESIGN §5)
+    # root metadata (docs/outputs.md)
     root = json.loads((store / "zarr.json").read_text())["attributes"]
     meta, ome = root["dtp_lattice"], root["ome"]
     assert meta["version"] == "0.1.0-test" and meta["seed"] == 7 and meta["replicate"] == 0

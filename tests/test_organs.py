@@ -1,4 +1,4 @@
-"""Organ and host presets (DESIGN §1 "Organ and host"): each changes the parameters it claims to
+"""Organ and host presets (docs/model.md "Organ and host"): each changes the parameters it claims to
 (asserted from the resolved config and from the effective parameters), composes, and runs; and
 the liver preset lowers the benefit of anti-PD-1 compared with lung (Yu 2021)."""
 

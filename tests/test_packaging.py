@@ -1,4 +1,4 @@
-"""The distribution installs the top-level folders under one namespace (DESIGN §6): a normal
+"""The distribution installs the top-level folders under one namespace (docs/architecture.md): a normal
 (non-editable) install imports lattice, lattice.kernels, lattice.viewer and lattice.conf, ships
 the CUDA sources and the Hydra YAML, and composes the config from the installed package."""
 

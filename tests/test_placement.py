@@ -1,4 +1,4 @@
-"""The pull placement rule (DESIGN §2 step 4): one cell per voxel, independent of traversal order."""
+"""The pull placement rule (docs/model.md step 4): one cell per voxel, independent of traversal order."""
 
 import itertools
 

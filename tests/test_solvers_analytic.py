@@ -1,4 +1,4 @@
-"""Field solvers against analytic solutions (DESIGN §2: Gaussian spreading, steady state with
+"""Field solvers against analytic solutions (docs/model.md: Gaussian spreading, steady state with
 first-order uptake in a slab / disc / sphere, mass conservation under zero flux), plus the
 stability contract and batching.
 

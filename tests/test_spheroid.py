@@ -1,5 +1,5 @@
 """A tumour held at fixed size in well-oxygenated tissue develops a necrotic core whose radius
-matches the analytic oxygen profile (REFERENCES "Analytic checks": uptake in a disc/sphere).
+matches the analytic oxygen profile (docs/validation.md "Analytic checks": uptake in a disc/sphere).
 
 Set-up: every voxel outside radius R is a vessel (Dirichlet-like 38 mmHg source), so the tumour
 cannot grow and sees c(R) = 38 mmHg. Live cells consume with k = 10/min (λ = √(D/k) = 100 µm);

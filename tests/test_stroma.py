@@ -1,4 +1,4 @@
-"""Stroma (DESIGN §1 "Microenvironment"): CAF patterns and initial macrophages, secretion from the
+"""Stroma (docs/model.md "Microenvironment"): CAF patterns and initial macrophages, secretion from the
 cell and immune layers, the HGF/MET rescue of persisters near CAFs that a MET inhibitor removes
 (Straussman 2012), and chemotherapy-induced senescent fibroblasts (He 2025)."""
 

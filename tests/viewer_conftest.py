@@ -3,7 +3,7 @@
 Two kinds of runs:
 
 - :func:`write_synthetic_run`: a small run written with the project's own writer
-  (``lattice.io.FrameWriter``, the DESIGN §5 layout) whose content is known: a disc of
+  (``lattice.io.FrameWriter``, the docs/outputs.md layout) whose content is known: a disc of
   sensitive cells with a DTP core, T cells, an oxygen gradient, a primary drug switched on and
   off every 24 h. It can be left open to append frames later (a live run).
 - :func:`real_run`: the output of ``python -m lattice.cli`` (a few seconds), cached per process.

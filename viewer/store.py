@@ -1,6 +1,6 @@
 """Lazy, read-only access to run outputs for the viewer and the reports (no Qt, no napari).
 
-Reads the layout of DESIGN §5 straight from zarr, opening every store with
+Reads the layout of docs/outputs.md straight from zarr, opening every store with
 ``use_consolidated=False`` so a run that is still being written shows its complete frames:
 a frame exists once its time is listed in the root attribute ``dtp_lattice.frame_times_h``
 (the writer's commit point), whatever the arrays' ``t`` extent.

@@ -1,4 +1,4 @@
-"""Run outputs (DESIGN §5): the run directory, ``run.zarr`` frames and state, ``summary.h5``."""
+"""Run outputs (docs/outputs.md): the run directory, ``run.zarr`` frames and state, ``summary.h5``."""
 
 from lattice.io.rundir import OutputError, RunExistsError, prepare_run_dir, resume_hint
 from lattice.io.summary import read_summary, write_summary

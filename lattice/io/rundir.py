@@ -1,4 +1,4 @@
-"""The run directory (DESIGN §5): ``run.zarr``, ``summary.h5`` and Hydra's ``.hydra/``.
+"""The run directory (docs/outputs.md): ``run.zarr``, ``summary.h5`` and Hydra's ``.hydra/``.
 
 A directory that already holds a run is never overwritten silently: :func:`prepare_run_dir`
 refuses it unless the user asked for ``output.overwrite=true``.

@@ -1,4 +1,4 @@
-"""``summary.h5``: the per-step table and the events of one run (DESIGN §5).
+"""``summary.h5``: the per-step table and the events of one run (docs/outputs.md).
 
 Layout (the contract that the reports and external scripts rely on):
 

@@ -1,4 +1,4 @@
-"""``run.zarr``: recorded frames, OME-Zarr 0.5 metadata and the resumable state (DESIGN §5).
+"""``run.zarr``: recorded frames, OME-Zarr 0.5 metadata and the resumable state (docs/outputs.md).
 
 Layout of ``<run dir>/run.zarr`` (zarr v3, :class:`zarr.storage.LocalStore`)::
 

@@ -45,7 +45,7 @@ class FieldParams(Params):
 def _oxygen() -> FieldParams:
     return FieldParams(
         units="mmHg", description="oxygen partial pressure",
-        diffusion_um2_per_min=1.0e5, decay_per_min=0.1,  # PhysiCell (REFERENCES: solid)
+        diffusion_um2_per_min=1.0e5, decay_per_min=0.1,  # PhysiCell (docs/references.md: solid)
         boundary="dirichlet", boundary_value=38.0, initial_value=38.0,  # far field 38 mmHg (5 %)
         vessel_value=38.0, vessel_permeability_per_min=1000.0,  # ≈ Dirichlet at vessels
         uptake_per_min={"tumour": 10.0, "normal": 1.0, "caf": 1.0, "senescent_caf": 1.0},  # tumour: PhysiCell; others (uncertain)
@@ -73,11 +73,11 @@ def _death_signal() -> FieldParams:
     )
 
 
-# Microenvironment signals (DESIGN §1): solved only when something can secrete them (stroma for HGF
+# Microenvironment signals (docs/model.md): solved only when something can secrete them (stroma for HGF
 # and TGF-β, T cells for IFN-γ and the chemokine; lattice.processes.stroma.active_fields). Units are
 # relative: 1 ≈ half-maximal effect (tumour.signals.hgf_half, immune.tgfb_half, ifng_half,
 # chemokine_half). Cytokine ranges √(D/λ): one cell's signal reaches ~250 µm (Francis & Palsson
-# 1997, REFERENCES: solid); IFN-γ > 800 µm (Hoekstra 2020; Thibaut 2020, solid).
+# 1997, docs/references.md: solid); IFN-γ > 800 µm (Hoekstra 2020; Thibaut 2020, solid).
 
 def _hgf() -> FieldParams:
     return FieldParams(

@@ -9,12 +9,12 @@ from lattice.params.spec import Params, param
 
 @dataclass
 class GridParams(Params):
-    """Lattice geometry (DESIGN §4)."""
+    """Lattice geometry (docs/configuration.md)."""
 
     shape: list[int] = param([200, 200], "voxels", "voxels per axis: [y, x] in 2D, [z, y, x] in 3D", min=3)
     spacing_um: float = param(
         20.0, "µm", "voxel edge length", min=0.0, min_exclusive=True,
-        source="PhysiCell diffusion grid spacing (REFERENCES: solid)",
+        source="PhysiCell diffusion grid spacing (docs/references.md: solid)",
     )
     neighbourhood: str = param(
         "von_neumann", "", "neighbours for division and movement: 4/6 or 8/26",

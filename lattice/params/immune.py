@@ -1,4 +1,4 @@
-"""Config group ``immune``: effector CD8 T cells on the immune layer (DESIGN §1 "Immune").
+"""Config group ``immune``: effector CD8 T cells on the immune layer (docs/model.md "Immune").
 
 T cells are recruited at vessel voxels (rate ∝ local chemokine × immune competence), move by a
 chemokine-biased random walk in fixed sub-steps (the pull rule of division), kill tumour cells
@@ -13,7 +13,7 @@ Literature: Halle et al. 2016 (Immunity 44:233, 2–16 kills per CTL per day in 
 2023 (Cancer Cell 41:340, CD70 on EGFR-TKI persisters, ref. 30 of Wang 2025); Shahbandi et al.
 2022 (Nat Cancer 3:1513, PD-L1 on residual cells after chemotherapy, ref. 94); Hoekstra 2020 and
 Thibaut 2020 (IFN-γ spreads > 800 µm); Yu et al. 2021 (Nat Med 27:152, FasL⁺ liver macrophages
-eliminate CD8 T cells, ref. 100); reviewed in Wang et al. 2025 (Nat Commun, literature folder).
+eliminate CD8 T cells, ref. 100); reviewed in Wang et al. 2025 (Nat Commun, docs/references.md).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class ImmuneParams(Params):
     moves_per_h: float = param(
         6.0, "voxel moves per h", "movement sub-steps per hour (fixed count per step: round(moves_per_h × step_h)); "
         "each sub-step a T cell may hop to a free neighbour", min=0.0,
-        source="T cells crawl ~5–10 µm/min in tissue (REFERENCES: check) with frequent turns and pauses: "
+        source="T cells crawl ~5–10 µm/min in tissue (docs/references.md: check) with frequent turns and pauses: "
         "net ~2 µm/min ≈ 6 voxels/h of 20 µm (uncertain)",
     )
     chemotaxis: float = param(
@@ -67,7 +67,7 @@ class ImmuneParams(Params):
         0.5, "1/h", "hazard that a T cell kills the tumour cell it engages (a fully susceptible target); "
         "at most one kill per T cell per step", min=0.0,
         source="1 − e^(−0.5) = 0.39 per hour of contact ≈ 9 kills/day with targets at hand; Halle 2016: 2–16 "
-        "targets per CTL per day in vivo (REFERENCES: solid)",
+        "targets per CTL per day in vivo (docs/references.md: solid)",
     )
     cd70: dict[str, float] = param(
         {"dtp": 0.5, "dtep": 0.3}, "fraction", "fraction of killing blocked by CD70 (CD27 engagement) per tumour "

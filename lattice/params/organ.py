@@ -6,7 +6,7 @@ level (``fields.oxygen`` far field and vessel values). Every preset value carrie
 *(uncertain)*. Organ multipliers (``t_cell_recruitment``, ``drug_permeability``, ``ferroptosis``)
 are applied once to the parameters they scale by :func:`lattice.params.host.apply`.
 
-Literature: Wang et al. 2025 (Nat Commun perspective, literature folder), "The tapestry of the
+Literature: Wang et al. 2025 (Nat Commun perspective, docs/references.md), "The tapestry of the
 macroenvironment": Yu 2021 (liver FasL⁺ macrophages remove CD8 T cells, ref. 100); Rademaker 2025
 (oxygen-rich lung exacerbates ferroptosis, ref. 101); Straussman 2012 (stromal HGF, ref. 98);
 He 2025 (chemotherapy-induced senescent lung fibroblasts reawaken dormant cells, ref. 93);

@@ -1,4 +1,4 @@
-"""The whole run configuration (DESIGN §4) and its registration as a Hydra structured config."""
+"""The whole run configuration (docs/configuration.md) and its registration as a Hydra structured config."""
 
 from __future__ import annotations
 

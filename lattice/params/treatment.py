@@ -1,4 +1,4 @@
-"""Config group ``treatment``: the drug registry, pharmacokinetics, schedules (DESIGN §1 "Therapy").
+"""Config group ``treatment``: the drug registry, pharmacokinetics, schedules (docs/model.md "Therapy").
 
 Each entry of ``treatment.drugs`` is one drug with a *kind* (what it does to cells), a PK model
 (plasma concentration over time, computed per replicate from :class:`lattice.state.State`),
@@ -116,7 +116,7 @@ class DrugParams(Params):
     interval_h: float = param(24.0, "h", "dosing interval (one dose counts 1 in cumulative_dose)", min=0.0,
                               min_exclusive=True, source="erlotinib once daily")
     half_life_h: float = param(36.2, "h", "plasma elimination half-life", min=0.0, min_exclusive=True,
-                               source="erlotinib t½ 36.2 h (Lu 2006, REFERENCES: solid)")
+                               source="erlotinib t½ 36.2 h (Lu 2006, docs/references.md: solid)")
     ec50_uM: float = param(
         0.03, "µM", "local concentration giving half-maximal effect on sensitive cells (0: full effect at any c > 0)",
         min=0.0, source="PC9 erlotinib IC50 tens of nM (check)",
@@ -135,7 +135,7 @@ class DrugParams(Params):
     ec50_fold: dict[str, float] = param(
         {"sensitive": 1.0, "primed": 1.0, "dtp": 1000.0, "dtep": 1000.0, "resistant": 1.0e4}, "×",
         "EC50 multiplier per tumour state (state-specific sensitivity)", min=0.0, keys=STATE_NAMES,
-        source="DTPs > 100-fold less sensitive (Sharma 2010, REFERENCES: solid); R: genetic resistance",
+        source="DTPs > 100-fold less sensitive (Sharma 2010, docs/references.md: solid); R: genetic resistance",
     )
     entry_block: float = param(
         0.95, "fraction", "epigenetic: fraction of persister entry blocked at maximal effect", min=0.0, max=1.0,

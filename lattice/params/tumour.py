@@ -1,6 +1,6 @@
 """Config group ``tumour``: tumour cell behaviour, the DTP life cycle and the initial tumour.
 
-States (DESIGN §1): S sensitive, P primed, D drug-tolerant persister (DTP), E drug-tolerant
+States (docs/model.md): S sensitive, P primed, D drug-tolerant persister (DTP), E drug-tolerant
 expanded persister (DTEP), R genetically resistant; plus dead (apoptotic) and necrotic. Every
 transition is a hazard per hour (a rule of :mod:`lattice.processes.transitions`), or a
 probability per division (mutation); sources are given per parameter, and values marked
@@ -10,8 +10,8 @@ Literature: Sharma et al. 2010 (Cell 141:69, the DTP/DTEP persister assay); Shaf
 2017 (Nature 546:431, rare primed cells) and 2020 (Cell 182:947, MemorySeq, clock-like memory
 loss); Russo et al. 2019 (Science 366:1473, adaptive mutability 7–50×); Schmitt et al. 2022
 (Nature 612:347, ATP from dying cells → P2X4 → persistence); Straussman 2012 (Nature 487:500,
-HGF/MET); reviewed in Wang et al. 2025 (Nat Commun, "bench to bedside", literature folder) and
-the DTP-reversibility review (literature folder).
+HGF/MET); reviewed in Wang et al. 2025 (Nat Commun, "bench to bedside", docs/references.md) and
+the DTP-reversibility review (docs/references.md).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ class InitialTumourParams(Params):
     density: float = param(1.0, "fraction", "fraction of free voxels occupied inside the shape", min=0.0, max=1.0)
     primed_fraction: float = param(
         0.001, "fraction of initial cells", "initial cells in the primed state P (the rest are S)", min=0.0, max=1.0,
-        source="stationary S⇄P fraction ~1:500–1:2000 (DESIGN §1, uncertain); Shaffer 2017: 1:50–1:500 marker-high (check)",
+        source="stationary S⇄P fraction ~1:500–1:2000 (docs/model.md, uncertain); Shaffer 2017: 1:50–1:500 marker-high (check)",
     )
     resistant_fraction: float = param(
         0.0, "fraction of initial cells", "initial cells already genetically resistant R (pre-existing resistance); "
         "0 = resistance only by mutation/induction", min=0.0, max=1.0,
-        source="10⁻⁴–10⁻¹ in patients at treatment start (Cancer Res 2019;79:3776, REFERENCES: solid)",
+        source="10⁻⁴–10⁻¹ in patients at treatment start (Cancer Res 2019;79:3776, docs/references.md: solid)",
     )
 
 
@@ -54,7 +54,7 @@ class SwitchingParams(Params):
 
     to_primed_per_h: float = param(
         1.0 / (72.0 * 999.0), "1/h", "hazard S → P", min=0.0,
-        source="set so the stationary P fraction is 1:1000 (DESIGN §1: 1:500–1:2000, uncertain)",
+        source="set so the stationary P fraction is 1:1000 (docs/model.md: 1:500–1:2000, uncertain)",
     )
     to_sensitive_per_h: float = param(
         1.0 / 72.0, "1/h", "hazard P → S (primed state lasts ~3 days ≈ 4 cell cycles)", min=0.0,
@@ -81,7 +81,7 @@ class EntryParams(Params):
     )
     g1_fraction: float = param(
         5.0 / 18.0, "fraction of cycle", "a cell whose clock is below this is in G1", min=0.0, max=1.0,
-        source="PhysiCell phases G0/G1 5 h of 18 h (REFERENCES: solid)",
+        source="PhysiCell phases G0/G1 5 h of 18 h (docs/references.md: solid)",
     )
     g1_boost: float = param(
         2.0, "×", "entry hazard multiplier for cells in G1", min=0.0,
@@ -119,7 +119,7 @@ class DtepParams(Params):
     ramp_h: float = param(720.0, "h", "time in the DTP state at which the hazard reaches its maximum", min=0.0,
                           source="(uncertain)")
     hgf_boost: float = param(1.0, "per unit MET signal", "hazard × (1 + hgf_boost × MET signal)", min=0.0,
-                             source="DESIGN §1: D→E rises with HGF (uncertain)")
+                             source="docs/model.md: D→E rises with HGF (uncertain)")
 
 
 @dataclass
@@ -166,7 +166,7 @@ class MutationParams(Params):
     )
     persister_multiplier: float = param(
         20.0, "×", "per_division × this in DTP/DTEP cells (adaptive mutability)", min=0.0,
-        source="mutation rate up 7–50× under targeted therapy (Russo 2019 Science 366:1473; REFERENCES 'Russo 2022')",
+        source="mutation rate up 7–50× under targeted therapy (Russo 2019 Science 366:1473; docs/references.md 'Russo 2022')",
     )
     induced_per_h: float = param(
         0.0, "1/h", "hazard × drug stress of acquiring heritable resistance on exposure, without division "
@@ -180,7 +180,7 @@ class SignalParams(Params):
     """How local fields are read as signals by the life-cycle rules."""
 
     hypoxic_mmHg: float = param(15.0, "mmHg", "hypoxia signal starts below this pO2 (full at the necrosis threshold)",
-                                min=0.0, source="PhysiCell hypoxic threshold (REFERENCES: solid)")
+                                min=0.0, source="PhysiCell hypoxic threshold (docs/references.md: solid)")
     low_glucose: float = param(0.5, "fraction of plasma glucose", "starvation signal starts below this glucose "
                                "(full at glucose_starvation_threshold)", min=0.0, source="(uncertain)")
     death_signal_half: float = param(
@@ -206,7 +206,7 @@ class TumourParams(Params):
     initial: InitialTumourParams = param(InitialTumourParams())
     cycle_h: float = param(
         18.0, "h", "cell-cycle duration at saturating oxygen", min=0.0, min_exclusive=True,
-        source="PhysiCell phases G0/G1 5 h + S 8 h + G2 4 h + M 1 h = 18 h (REFERENCES: solid)",
+        source="PhysiCell phases G0/G1 5 h + S 8 h + G2 4 h + M 1 h = 18 h (docs/references.md: solid)",
     )
     division: str = param(
         "clock", "", "clock: divide when the clock reaches 1 (deterministic cycle length); hazard: divide "
@@ -235,20 +235,20 @@ class TumourParams(Params):
     signals: SignalParams = param(SignalParams())
     o2_proliferation_threshold_mmHg: float = param(
         5.0, "mmHg", "below this pO2 the cycle stops", min=0.0,
-        source="PhysiCell_cell.cpp (REFERENCES: solid)",
+        source="PhysiCell_cell.cpp (docs/references.md: solid)",
     )
     o2_proliferation_saturation_mmHg: float = param(
         38.0, "mmHg", "above this pO2 the cycle runs at full speed", min=0.0,
         source="PhysiCell standard models (far-field 38 mmHg)",
     )
     o2_necrosis_threshold_mmHg: float = param(
-        5.0, "mmHg", "necrosis begins below this pO2", min=0.0, source="PhysiCell (REFERENCES: solid)",
+        5.0, "mmHg", "necrosis begins below this pO2", min=0.0, source="PhysiCell (docs/references.md: solid)",
     )
     o2_necrosis_max_mmHg: float = param(
-        2.5, "mmHg", "necrosis hazard is maximal below this pO2", min=0.0, source="PhysiCell (REFERENCES: solid)",
+        2.5, "mmHg", "necrosis hazard is maximal below this pO2", min=0.0, source="PhysiCell (docs/references.md: solid)",
     )
     necrosis_max_rate_per_h: float = param(
-        1.0 / 6.0, "1/h", "necrosis hazard at anoxia", min=0.0, source="PhysiCell: up to 1/(6 h) (REFERENCES: solid)",
+        1.0 / 6.0, "1/h", "necrosis hazard at anoxia", min=0.0, source="PhysiCell: up to 1/(6 h) (docs/references.md: solid)",
     )
     glucose_starvation_threshold: float = param(
         0.1, "field units (fraction of plasma glucose)", "below this glucose, cells starve (necrosis hazard at the max rate)", min=0.0,
@@ -260,5 +260,5 @@ class TumourParams(Params):
     )
     dead_clearance_h: float = param(
         8.6, "h", "time an apoptotic cell occupies its voxel before it is cleared", min=0.0,
-        source="PhysiCell: 516 min (REFERENCES: solid)",
+        source="PhysiCell: 516 min (docs/references.md: solid)",
     )

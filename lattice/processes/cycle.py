@@ -1,4 +1,4 @@
-"""Cell-cycle progress and division intents (DESIGN §1 "Proliferation", §2 step 3).
+"""Cell-cycle progress and division intents (docs/model.md "Proliferation", §2 step 3).
 
 Each live tumour cell's ``clock`` advances per step by
 

@@ -1,4 +1,4 @@
-"""Death and clearance (DESIGN §1 "Death"): necrosis under hypoxia or starvation, background
+"""Death and clearance (docs/model.md "Death"): necrosis under hypoxia or starvation, background
 apoptosis (turnover), and clearance of apoptotic cells after ``dead_clearance_h``.
 
 Competing risks within a step are resolved in a fixed order from the start-of-step state:

@@ -1,4 +1,4 @@
-"""Transport of every field over one cell step (DESIGN §2, step 2).
+"""Transport of every field over one cell step (docs/model.md, step 2).
 
 Uptake and secretion come from the cells as they are at the start of the step: each field has
 a lookup table from occupant code to first-order uptake u (1/min) and to secretion s

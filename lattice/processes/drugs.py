@@ -1,4 +1,4 @@
-"""Pharmacodynamics (DESIGN §1 "Therapy", "Death"): what the local drug concentrations do to
+"""Pharmacodynamics (docs/model.md "Therapy", "Death"): what the local drug concentrations do to
 each cell in this step, and the cytotoxic kill at division.
 
 Every effect is a Hill function of the **local** concentration c (the field ``drug_<name>``)

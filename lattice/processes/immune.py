@@ -1,4 +1,4 @@
-"""The immune layer (DESIGN §1 "Immune", §2 step 5): effector CD8 T cells that kill tumour cells,
+"""The immune layer (docs/model.md "Immune", §2 step 5): effector CD8 T cells that kill tumour cells,
 exhaust, die, are recruited at vessels and move up the chemokine gradient; macrophages (static)
 that kill T cells in the liver.
 
@@ -38,7 +38,7 @@ T cell's voxel or a neighbour (``grid.neighbourhood``). In this order, after pla
    smallest key (the pull rule of :mod:`lattice.processes.placement`); the kill counter moves
    with the cell. Voxels vacated in a sub-step are free only from the next one.
 
-Killing comes first (DESIGN §2 lists the immune stage's parts, not their order) so that it reads
+Killing comes first (docs/model.md lists the immune stage's parts, not their order) so that it reads
 the contacts made by the previous step's movement and a T cell that kills stays on its target
 instead of walking away before it strikes; recruits and survivors then move.
 

@@ -1,4 +1,4 @@
-"""Inheritance at division (DESIGN §1): what daughters carry, and mutation to R.
+"""Inheritance at division (docs/model.md): what daughters carry, and mutation to R.
 
 The pull placement (:mod:`lattice.processes.placement`) gives each daughter its mother's state
 and memory and restarts both cycles (clock 0); its ``renewed`` mask marks both cells of every

@@ -1,4 +1,4 @@
-"""Deterministic placement of daughters: the **pull** rule (DESIGN §2, step 4).
+"""Deterministic placement of daughters: the **pull** rule (docs/model.md, step 4).
 
 1. Each cell that intends to divide and has at least one free neighbour (empty, or normal
    tissue, which tumour cells displace) picks one of its free neighbours uniformly

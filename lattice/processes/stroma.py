@@ -1,4 +1,4 @@
-"""Stroma and the microenvironment signals (DESIGN §1 "Microenvironment").
+"""Stroma and the microenvironment signals (docs/model.md "Microenvironment").
 
 Cancer-associated fibroblasts (CAFs, cell code 8) are placed at t = 0 (:mod:`lattice.processes.initial`:
 patterns scattered, bands, capsule) and do not divide. Macrophages sit on the immune layer
@@ -143,7 +143,7 @@ def cytotoxic_effect(state: State, model):
 
 
 def update(state: State, model) -> State:
-    """Chemotherapy-induced senescence of CAFs (DESIGN §2 step 3, from the start-of-step state)."""
+    """Chemotherapy-induced senescence of CAFs (docs/model.md step 3, from the start-of-step state)."""
     k = model.params.organ.stroma.senescence_per_h
     if k <= 0:
         return state

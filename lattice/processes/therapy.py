@@ -1,4 +1,4 @@
-"""Therapy (DESIGN §2 step 1): schedules and pharmacokinetics, per replicate and per drug.
+"""Therapy (docs/model.md step 1): schedules and pharmacokinetics, per replicate and per drug.
 
 At the start of each step, for every drug in ``treatment.drugs`` (in order):
 

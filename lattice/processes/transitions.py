@@ -1,4 +1,4 @@
-"""The DTP life cycle (DESIGN §1 "State transitions"): one small rule per transition, and one
+"""The DTP life cycle (docs/model.md "State transitions"): one small rule per transition, and one
 competing-risks draw per cell and step.
 
 States: S sensitive, P primed, D DTP, E DTEP, R resistant (codes 1–5). Each rule below gives a
