@@ -1,0 +1,30 @@
+"""MkDocs hook: the parameter reference page is generated from the schema at every build.
+
+``docs/parameters.md`` on disk is only a pointer for readers of the raw repository; the site shows
+the table that :func:`lattice.params.doc.reference_table` builds from the parameter dataclasses,
+so the page can never drift from the code's defaults, units and sources.
+"""
+
+from __future__ import annotations
+
+GENERATED_PAGE = "parameters.md"
+
+INTRO = """# Parameters
+
+Every configuration key with its default, units, meaning and source, generated from the
+parameter dataclasses in `lattice/params/` at each build of this site (the same table is printed
+by `python -m lattice.params.doc`). Group presets (organs, hosts, treatments, experiments) change
+some of these values; see [the model](model.md) for what each rule does with them,
+[configuration](configuration.md) for how to set them and [references](references.md) for the
+sources.
+
+"""
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Replace the on-disk pointer of ``parameters.md`` by the generated reference."""
+    if page.file.src_uri != GENERATED_PAGE:
+        return markdown
+    from lattice.params.doc import reference_table
+
+    return INTRO + reference_table() + "\n"
