@@ -95,7 +95,8 @@ class OrganParams(Params):
     )
     stroma: StromaParams = param(StromaParams())
     t_cell_recruitment: float = param(
-        1.0, "×", "organ immune makeup: multiplies immune.recruitment_per_h (lung = 1; generic = 0, no infiltrate)",
+        0.0, "×", "organ immune makeup: multiplies immune.recruitment_per_h (generic tissue = 0, no infiltrate; "
+        "lung = 1, the reference infiltrate)",
         min=0.0,
     )
     drug_permeability: float = param(
