@@ -7,7 +7,8 @@ With a treatment, per drug ``d``: ``plasma_<d>`` (mean plasma or bath level over
 (burden at therapy start, NaN before), ``progression_threshold`` (factor × baseline). Immune:
 ``t_cells``, ``exhausted_t_cells``, ``macrophages``, ``killer_macrophages`` (counts now) and the
 cumulative events ``recruited``, ``kills``, ``exhausted``, ``t_cell_deaths``,
-``t_cells_killed_by_macrophages``; stroma: ``caf``, ``senescent_caf``.
+``t_cells_killed_by_macrophages``; stroma: ``caf``, ``senescent_caf``. :func:`column_doc` gives
+every column's units and description (the ``summary.h5`` dataset attributes).
 """
 
 from __future__ import annotations
@@ -30,7 +31,55 @@ IMMUNE_COLUMNS = {
 EXTRA_CELL_COLUMNS = {"caf": codes.CAF, "vessel": codes.VESSEL, "normal": codes.NORMAL,
                       "senescent_caf": codes.SENESCENT_CAF}
 EXTRA_IMMUNE_COLUMNS = {"killer_macrophages": codes.KILLER_MACROPHAGE}
-HYPOXIA_MMHG = 15.0  # PhysiCell hypoxic threshold (docs/references.md: solid)
+
+#: summary.h5 column -> (units, description). Per-drug columns are in :data:`DRUG_COLUMN_DOCS`.
+COLUMN_DOCS: dict[str, tuple[str, str]] = {
+    "time_h": ("h", "simulated time at the end of the step (first row: t = 0)"),
+    "sensitive": ("cells", "drug-sensitive tumour cells (S)"),
+    "primed": ("cells", "primed tumour cells (P), on the way to drug tolerance"),
+    "dtp": ("cells", "drug-tolerant persister cells (D)"),
+    "dtep": ("cells", "drug-tolerant expanded persisters (E), cycling under drug"),
+    "resistant": ("cells", "genetically resistant tumour cells (R)"),
+    "dead": ("voxels", "dead tumour cells not yet cleared"),
+    "necrotic": ("voxels", "necrotic voxels"),
+    "tumour_total": ("cells", "live tumour burden: sensitive + primed + dtp + dtep + resistant"),
+    "t_cells": ("cells", "active T cells"),
+    "exhausted_t_cells": ("cells", "exhausted T cells"),
+    "macrophages": ("cells", "macrophages (TAMs)"),
+    "o2_mean_mmHg": ("mmHg", "mean oxygen partial pressure over the lattice"),
+    "hypoxic_fraction": ("1", "fraction of live tumour cells below tumour.signals.hypoxic_mmHg of oxygen"),
+    "caf": ("cells", "cancer-associated fibroblasts"),
+    "vessel": ("voxels", "vessel voxels"),
+    "normal": ("cells", "normal (host) tissue cells"),
+    "senescent_caf": ("cells", "senescent cancer-associated fibroblasts"),
+    "memory_mean": ("1", "mean drug-exposure memory of live tumour cells (0–1)"),
+    "killer_macrophages": ("cells", "FasL+ (killer) macrophages"),
+    "recruited": ("cells", "T cells recruited since t = 0 (cumulative)"),
+    "kills": ("cells", "tumour cells killed by T cells since t = 0 (cumulative)"),
+    "exhausted": ("cells", "T cells exhausted since t = 0 (cumulative)"),
+    "t_cell_deaths": ("cells", "T-cell deaths since t = 0 (cumulative)"),
+    "t_cells_killed_by_macrophages": ("cells", "T cells killed by FasL+ macrophages since t = 0 (cumulative)"),
+    "baseline_burden": ("cells", "live tumour burden when therapy started (NaN before)"),
+    "progression_threshold": ("cells", "treatment.progression_factor × baseline_burden (NaN before therapy)"),
+}
+#: Per-drug column prefix/suffix -> (units, description with {drug}).
+DRUG_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str]] = {
+    ("plasma_", ""): ("uM", "mean plasma (or bath) level of {drug} over the step"),
+    ("on_", ""): ("1", "1 when the schedule had {drug} on during the step, else 0"),
+    ("cumulative_dose_", ""): ("doses", "doses of {drug} given so far"),
+    ("tumour_", "_uM"): ("uM", "mean local concentration of {drug} at live tumour cells"),
+}
+
+
+def column_doc(name: str) -> tuple[str, str] | None:
+    """``(units, description)`` of a ``summary.h5`` column, or None for a name this module does
+    not produce."""
+    if name in COLUMN_DOCS:
+        return COLUMN_DOCS[name]
+    for (prefix, suffix), (units, text) in DRUG_COLUMN_DOCS.items():
+        if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix) + len(suffix):
+            return units, text.format(drug=name[len(prefix):len(name) - len(suffix)])
+    return None
 
 
 def _counts(layer, xp, n_codes: int = 16):
@@ -56,7 +105,9 @@ def observe(state: State, model) -> dict[str, np.ndarray]:
     live = (state.cells >= codes.SENSITIVE) & (state.cells <= codes.RESISTANT)
     o2 = state.fields[:, model.registry.index("oxygen")]
     n_live = live.reshape(live.shape[0], -1).sum(axis=1)
-    hypoxic = (live & (o2 < HYPOXIA_MMHG)).reshape(live.shape[0], -1).sum(axis=1)
+    # The model's own hypoxia threshold (the pO2 below which its hypoxia signal starts), so
+    # hypoxic_fraction counts exactly the cells the model treats as hypoxic.
+    hypoxic = (live & (o2 < model.params.tumour.signals.hypoxic_mmHg)).reshape(live.shape[0], -1).sum(axis=1)
     out = {name: cells[:, c] for name, c in CELL_COLUMNS.items()}
     out["tumour_total"] = sum(cells[:, c] for c in codes.TUMOUR_CODES)
     out |= {name: immune[:, c] for name, c in IMMUNE_COLUMNS.items()}
