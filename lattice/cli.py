@@ -1,33 +1,53 @@
-"""``lattice-run``: run one scenario, sweep many (``-m``), or resume a run.
+"""``lattice-run``: run one scenario, sweep many (``-m``), or resume a run (docs/configuration.md).
 
-    lattice-run                                   # default: small 2D tumour with vessels, 30 days
+    lattice-run experiment=dtp_relapse            # the story: therapy, persisters, relapse
     lattice-run grid=3d duration_h=240 seed=3
     lattice-run -m seed='range(4)' tumour.cycle_h=16,24
     lattice-run -m hydra/launcher=joblib seed='range(8)'
     lattice-run resume=runs/2026-11-23/10-00-00   # continue a killed run (duration_h=... to extend)
+    lattice-run --cfg job -p tumour               # Hydra's own flags: print, run nothing
 
-Every command line is validated before anything is written: a bad key or value prints one
-line naming it and what is allowed, and exits with status 2.
+Every command line is checked before Hydra writes anything: the config (every sweep variant),
+the run directory (an existing run is never touched), the backend, and the memory and disk the
+run will need. A refused command prints one line naming the key or file and the fix, writes
+nothing, and exits with status 2 (1 for a run that fails while running, 130 when interrupted).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
-from lattice.configure import CONFIG_MODULE, explain, params_from_config, validate_overrides
 from lattice.params import ConfigError
 
-EXIT_CONFIG = 2
 EXIT_RUN = 1
+EXIT_CONFIG = 2
+PROG = "lattice-run"
 
 
-def _fail(message: str, code: int) -> None:
-    print(f"lattice-run: error: {message}", file=sys.stderr)
+def _fail(message: str, code: int = EXIT_CONFIG) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
     sys.exit(code)
 
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def parse_command_line(argv: list[str]) -> argparse.Namespace:
+    """Hydra's own argument parser (the flags ``--cfg``, ``-p``, ``--info``, ``-cd``, ``-m`` ...),
+    with its errors turned into one line."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.prog = PROG
+    parser.error = lambda message: _fail(f"{message}; see {PROG} --help")  # type: ignore[method-assign]
+    return parser.parse_args(argv)
+
+
+# -- running ------------------------------------------------------------------------------------
 
 def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool = False):
     """Build the backend and model, run, print the summary; returns the RunResult."""
@@ -37,27 +57,45 @@ def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool =
     from lattice.simulation import Simulation
 
     backend = make_backend(params.backend, exact=params.exact)
-    print(f"lattice-run: backend {backend.name} ({backend.reason})", file=sys.stderr)
+    print(f"{PROG}: backend {backend.name} ({backend.reason})", file=sys.stderr)
     sim = Simulation(Model.build(params, backend), run_dir, cfg_dict, cfg_yaml)
     sim.resume() if resume else sim.start()
     try:
         result = sim.run()
     except KeyboardInterrupt:
         _fail(f"interrupted at step {sim.state.step}; complete frames are readable in {run_dir}; "
-              f"continue with: lattice-run resume={run_dir}", 130)
+              f"continue with: {PROG} resume={run_dir}", 130)
     print_summary(result, params)
+    if params.output.report:
+        write_report(run_dir)
     return result
 
 
-def _hydra_task(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
+def write_report(run_dir: Path) -> None:
+    """lattice-report's PNGs beside the run, when matplotlib (the viewer extra) is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(f"{PROG}: no report PNG: matplotlib is not installed (pip install 'dtp-lattice[viewer]')",
+              file=sys.stderr)
+        return
+    from lattice.viewer.report import write_report as write_pngs
 
+    for path in write_pngs(run_dir):
+        print(f"report: {path}")
+
+
+def _hydra_task(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from lattice.configure import params_from_config
     from lattice.io import OutputError, RunExistsError
 
     try:
         params = params_from_config(cfg)
     except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        _fail(str(exc))
     run_dir = Path(params.output.dir or HydraConfig.get().runtime.output_dir)
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     try:
@@ -66,49 +104,201 @@ def _hydra_task(cfg: DictConfig) -> None:
         _fail(str(exc), EXIT_RUN)
 
 
-def resume(argv: list[str]) -> None:
-    """``lattice-run resume=DIR [duration_h=H]``: continue from the last complete frame."""
-    from lattice.io import OutputError, open_run
+# -- checks before anything is written ----------------------------------------------------------
 
-    args = dict(a.split("=", 1) for a in argv)
-    run_dir = Path(args.pop("resume"))
-    extra = set(args) - {"duration_h"}
+def _existing_parent(path: Path) -> Path:
+    p = path.expanduser().absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_writable(path: Path, key: str) -> None:
+    """The run directory can be created and written (its nearest existing parent is writable)."""
+    parent = _existing_parent(path)
+    if not parent.is_dir():
+        _raise(f"{key}={path}: {parent} is a file, not a folder; choose another {key}")
+    read_only_mount = bool(os.statvfs(parent).f_flag & os.ST_RDONLY)
+    if read_only_mount or not os.access(parent, os.W_OK | os.X_OK):
+        _raise(f"{key}={path}: cannot write in {parent} (read-only or not yours); choose another {key}")
+
+
+def _raise(message: str) -> None:
+    raise ConfigError(message)
+
+
+def check_run_dir(run_dir: Path, params, key: str) -> None:
+    """Refuse a directory that holds a run (of any replicate) unless ``output.overwrite=true``."""
+    from lattice.io.rundir import has_run
+
+    run_dir = run_dir.expanduser().absolute()
+    # replicate_NNN/: ensembles written one directory per replicate (output schema 1).
+    if not params.output.overwrite and any(has_run(d) for d in (run_dir, *run_dir.glob("replicate_*"))):
+        raise RunExistsRefusal(
+            f"{run_dir} already holds a run (run.zarr / summary.h5): pass resume={run_dir} to continue it, "
+            f"output.overwrite=true to replace it, or choose another {key}")
+    check_writable(run_dir, key)
+
+
+class RunExistsRefusal(ConfigError):
+    """The run directory holds a run: refused before anything is written (exit status 1)."""
+
+
+def check_backend(params) -> None:
+    """The backend asked for can run here (``backend=cupy`` without a GPU is refused up front)."""
+    if params.backend == "numpy":
+        return
+    from lattice.backend import make_backend
+
+    try:
+        make_backend(params.backend, exact=params.exact)
+    except RuntimeError as exc:
+        raise ConfigError(f"backend={params.backend}: {exc}") from None
+
+
+def preflight(variants, multirun: bool) -> list[str]:
+    """Check run directories, backend and resources of every variant; return warnings.
+
+    Raises:
+        ConfigError: the first refusal (RunExistsRefusal for an existing run).
+    """
+    from omegaconf import OmegaConf
+
+    from lattice import resources
+
+    warnings: list[str] = []
+    if multirun:
+        sweep_dir = Path(OmegaConf.select(variants[0].cfg, "hydra.sweep.dir"))
+        from lattice.io.rundir import has_run
+
+        if sweep_dir.is_dir() and any(has_run(p) or has_run(p.parent) for p in sweep_dir.rglob("summary.h5")):
+            raise RunExistsRefusal(f"hydra.sweep.dir={sweep_dir} already holds runs: choose another hydra.sweep.dir "
+                                   f"(each run of a sweep can be continued with resume=DIR)")
+        check_writable(sweep_dir, "hydra.sweep.dir")
+    for v in variants:
+        p = v.params
+        if p.output.dir:
+            run_dir, key = Path(p.output.dir), "output.dir"
+        elif multirun:
+            run_dir, key = sweep_dir, "hydra.sweep.dir"
+        else:
+            run_dir, key = Path(OmegaConf.select(v.cfg, "hydra.run.dir")), "hydra.run.dir"
+        # Sizes first (cheap, and the likeliest refusal of a huge grid), then the directory.
+        est = resources.check(p, None)
+        if not multirun or p.output.dir:
+            check_run_dir(run_dir, p, key)
+        est = resources.check(p, run_dir)
+        warnings += [w for w in est.warnings if w not in warnings]
+    check_backend(variants[0].params)
+    for v in variants[1:]:
+        if v.params.backend != variants[0].params.backend:
+            check_backend(v.params)
+    return warnings
+
+
+# -- resume -------------------------------------------------------------------------------------
+
+RESUME_HELP = f"""{PROG} resume=DIR [duration_h=H]
+  Continue the run in DIR (a run directory, or a directory of replicate_NNN runs) from its last
+  complete frame, with the config saved in it; duration_h=H extends the run to H hours in all
+  (H at least the time already simulated). Nothing else can change: start a new run for that."""
+
+
+def resume(args: argparse.Namespace) -> None:
+    """``lattice-run resume=DIR [duration_h=H]``: continue from the last complete frame."""
+    from omegaconf import OmegaConf
+
+    from lattice.configure import explain, params_from_config
+    from lattice.io import OutputError, open_run, saved_step
+
+    if args.help:
+        print(RESUME_HELP)
+        return
+    flags = [name for name, given in (("-m/--multirun", args.multirun), ("--cfg", args.cfg), ("--info", args.info),
+                                      ("--config-dir", args.config_dir), ("--hydra-help", args.hydra_help))
+             if given]
+    if flags:
+        _fail(f"resume= does not take {', '.join(flags)}: resume one run directory at a time "
+              f"({PROG} resume=DIR [duration_h=H]; see {PROG} resume=DIR --help)")
+    pairs = []
+    for a in args.overrides:
+        if "=" not in a:
+            _fail(f"cannot parse '{a}' after resume=: write {PROG} resume=DIR [duration_h=H]")
+        pairs.append(a.split("=", 1))
+    given = dict(pairs)
+    run_dir = Path(given.pop("resume"))
+    extra = set(given) - {"duration_h"}
     if extra:
-        _fail(f"cannot change {', '.join(sorted(extra))} when resuming (only duration_h may be extended)",
-              EXIT_CONFIG)
-    first = run_dir / "replicate_000" if (run_dir / "replicate_000").exists() else run_dir
+        _fail(f"cannot change {', '.join(sorted(extra))} when resuming (only duration_h may be extended); "
+              f"start a new run for other changes")
+    if not run_dir.is_dir():
+        _fail(f"resume={run_dir}: no such run directory; give the directory of a run (it holds run.zarr)")
+    from lattice.io.rundir import has_run
+
+    # Output schema 1 wrote an ensemble as replicate_NNN/ runs; they share one config and step.
+    first = run_dir if has_run(run_dir) or not (run_dir / "replicate_000").exists() else run_dir / "replicate_000"
     try:
         reader = open_run(first)
-    except Exception as exc:
-        _fail(f"resume={run_dir}: not a readable DTP Lattice run ({explain(exc)})", EXIT_CONFIG)
+        done_step = saved_step(first)
+    except Exception as exc:  # noqa: BLE001 - whatever fails to read, the directory cannot be resumed
+        _fail(f"resume={run_dir}: not a resumable DTP Lattice run ({explain(exc)})")
     cfg = OmegaConf.create(reader.config)
-    if "duration_h" in args:
-        cfg.duration_h = float(args["duration_h"])
+    done_h = done_step * float(cfg.get("step_h", 1.0))
+    if "duration_h" in given:
+        try:
+            hours = float(given["duration_h"])
+        except ValueError:
+            _fail(f"duration_h={given['duration_h']} is not valid: give a number of hours "
+                  f"(at least the {done_h:g} h already simulated)")
+        if hours < done_h:
+            _fail(f"duration_h={hours:g} is shorter than the {done_h:g} h resume={run_dir} has already simulated: "
+                  f"give duration_h >= {done_h:g} (a run is never cut back)")
+        cfg.duration_h = hours
     cfg.resume = None
     try:
         params = params_from_config(cfg)
+        check_backend(params)
     except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        _fail(str(exc))
     try:
         execute(params, OmegaConf.to_container(cfg, resolve=True), OmegaConf.to_yaml(cfg), run_dir, resume=True)
     except (OutputError, RuntimeError) as exc:
         _fail(str(exc), EXIT_RUN)
 
 
-def main() -> None:
-    argv = sys.argv[1:]
-    if any(a.startswith("resume=") for a in argv):
-        return resume(argv)
-    overrides = [a for a in argv if not a.startswith("-")]
+# -- entry point --------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_command_line(argv)
+    if any(a.startswith("resume=") for a in args.overrides):
+        return resume(args)
+    from lattice.configure import CONFIG_MODULE, preset_conflicts, search_path_override, validate_overrides
+
+    shows_only = bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
     try:
-        validate_overrides(overrides)
+        if args.config_dir and not Path(args.config_dir).expanduser().is_dir():
+            raise ConfigError(f"--config-dir={args.config_dir}: no such folder; give a folder of your own presets "
+                              f"(DIR/treatment/NAME.yaml, DIR/drug/NAME.yaml, ...)")
+        overrides = search_path_override(args.overrides, args.config_dir)
+        variants = validate_overrides(overrides)
+        notes = [] if args.help or args.hydra_help else preset_conflicts(overrides)
+        if not shows_only:  # --cfg, --info, --help print and write nothing: no directory to check
+            notes += preflight(variants, args.multirun)
+    except RunExistsRefusal as exc:
+        _fail(str(exc), EXIT_RUN)
     except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        _fail(str(exc))
+    for note in notes:
+        _warn(note)
 
     import hydra
 
     from lattice.params import register_configs
 
+    # Hydra reads sys.argv itself: the user's flags unchanged, overrides with the full search path.
+    flags = [a for a in argv if a not in args.overrides]
+    sys.argv = [sys.argv[0] if sys.argv else PROG, *flags, *overrides]
     register_configs()
     app = hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")(_hydra_task)
     app()

@@ -72,12 +72,20 @@ class Params:
         return self
 
 
+def number(x: float) -> str:
+    """A bound or value as people write it: whole numbers in full (4294967295, not 4.29497e+09)."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and float(x).is_integer() \
+            and abs(x) < 1e16:
+        return str(int(x))
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
 def _describe_bounds(meta: Mapping[str, Any]) -> str:
     parts = []
     if meta.get("min") is not None:
-        parts.append(f"{'>' if meta.get('min_exclusive') else '>='} {meta['min']:g}")
+        parts.append(f"{'>' if meta.get('min_exclusive') else '>='} {number(meta['min'])}")
     if meta.get("max") is not None:
-        parts.append(f"<= {meta['max']:g}")
+        parts.append(f"<= {number(meta['max'])}")
     return " and ".join(parts)
 
 
@@ -91,7 +99,7 @@ def _check_number(path: str, value: Any, meta: Mapping[str, Any]) -> None:
     too_high = hi is not None and value > hi
     if too_low or too_high:
         raise ConfigError(
-            f"{path}={value:g} is out of range{what}: must be {_describe_bounds(meta)}{units}"
+            f"{path}={number(value)} is out of range{what}: must be {_describe_bounds(meta)}{units}"
         )
 
 
