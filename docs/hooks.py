@@ -27,4 +27,13 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return markdown
     from lattice.params.doc import reference_table
 
-    return INTRO + reference_table() + "\n"
+    return INTRO + escape_html(reference_table()) + "\n"
+
+
+def escape_html(markdown: str) -> str:
+    """Escape ``<`` and ``>`` outside code spans: help texts such as "field drug_<name>" would
+    otherwise be read as HTML tags and vanish from the page."""
+    parts = markdown.split("`")
+    for i in range(0, len(parts), 2):  # even pieces are outside backticks
+        parts[i] = parts[i].replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
