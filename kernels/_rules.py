@@ -112,3 +112,12 @@ def offsets(model):
         offs = [(0, *o) if len(o) == 2 else tuple(o) for o in model.grid.offsets]
         model.cache[key] = model.xp.asarray(np.asarray(offs, dtype=np.int32).ravel())
     return model.cache[key], np.int32(len(model.grid.offsets))
+
+
+def plan_array(model, key, host, dtype):
+    """A rule plan's host array (scalars, tables) as a device array of ``dtype``, uploaded once
+    per run and cached under ``("kernels.plan", key)`` (plans are themselves cached per run)."""
+    full = ("kernels.plan", key)
+    if full not in model.cache:
+        model.cache[full] = model.xp.ascontiguousarray(model.xp.asarray(np.asarray(host, dtype=dtype)))
+    return model.cache[full]

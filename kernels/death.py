@@ -1,10 +1,11 @@
-"""CuPy launcher for ``death.cu``: the CUDA twin of :func:`lattice.processes.death.update`."""
+"""Launcher for ``death.cu``: the CUDA twin of :func:`lattice.processes.death.update`, driven by the
+process's plan (:func:`lattice.processes.death.plan`: flags, scalars, channels)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lattice.processes import death as reference
+from lattice.processes import death as process
 
 from . import _rules as k
 
@@ -14,23 +15,14 @@ class Death(k.RuleKernels):
 
     def update(self, state, model):
         """Same contract as the NumPy ``update``: returns the new state."""
-        t = model.params.tumour
-        p_max = np.float32(reference.step_probability(t.necrosis_max_rate_per_h, model.step_h))
-        span = t.o2_necrosis_threshold_mmHg - t.o2_necrosis_max_mmHg
-        apoptosis = t.apoptosis_rate_per_h > 0
-        p_apoptosis = np.float32(0)
-        if apoptosis:
-            p_apoptosis = np.float32(reference.step_probability(t.apoptosis_rate_per_h, model.step_h))
+        pl = process.plan(model)
         out = [k.empty(model, state.cells, np.uint8)]
         out += [k.empty(model, state.clock, np.float32) for _ in range(3)]
         self.launch("death_update", model, (
             k.arg(model, state.cells, np.uint8), k.arg(model, state.clock, np.float32),
             k.arg(model, state.memory, np.float32), k.arg(model, state.timer_h, np.float32),
-            *k.fields_args(model, state), k.channel(model, "oxygen"), k.channel(model, "glucose"),
-            np.float32(t.dead_clearance_h), p_max, np.int32(span > 0),
-            np.float32(t.o2_necrosis_threshold_mmHg), np.float32(span) if span > 0 else np.float32(1),
-            np.float32(t.glucose_starvation_threshold),
-            np.int32(apoptosis), p_apoptosis,
+            *k.fields_args(model, state), np.int32(pl.extra["ch_oxygen"]), np.int32(pl.extra["ch_glucose"]),
+            np.int32(pl.flags), k.plan_array(model, "death.scalars", pl.scalars, np.float32),
             k.seed_arg(model), k.step_arg(state), *k.lattice_args(model),
             *out,
         ))

@@ -3,34 +3,8 @@
 // One thread per voxel over R × nvox.
 #include "rules.cuh"
 
-// Drug kinds (launcher: kernels/drugs.py KIND_CODES).
-#define K_TARGETED 0
-#define K_CYTOTOXIC 1
-#define K_EPIGENETIC 2
-#define K_OXPHOS 3
-#define K_FAO 4
-#define K_GPX4 5
-#define K_MET_INHIBITOR 6
-#define K_ANTI_PD1 7
-
-// Per-drug float parameters, DRUG_NF of them per drug (launcher: kernels/drugs.py FLOAT_PARAMS).
-#define DRUG_NF 7
-#define DF_EC50 0
-#define DF_HILL_N 1
-#define DF_EMAX 2
-#define DF_KILL_RATE 3
-#define DF_GROWTH_INHIBITION 4
-#define DF_ENTRY_BLOCK 5
-#define DF_O2_HALF 6
-
-// Output bits: which Effects arrays exist (the NumPy code returns None for the others).
-#define OUT_STRESS 1
-#define OUT_KILL 2
-#define OUT_DIVISION_KILL 4
-#define OUT_CYTOSTASIS 8
-#define OUT_ENTRY_BLOCK 16
-#define OUT_MET_SIGNAL 32
-#define OUT_CHECKPOINT 64
+// Drug kinds DRUG_KIND_*, per-drug parameter indices DRUG_* (DRUG_NF per drug) and the output
+// bits EFFECT_* come from the generated constants.cuh (lattice/processes/drugs.py plan).
 
 // drug_int: (kind, field channel) per drug, in treatment.drugs order; drug_float: DRUG_NF per drug;
 // ec50_table: (n_drugs, 256) EC50 × fold per occupant code (drugs.ec50_table). ch_hgf < 0: no hgf
@@ -51,11 +25,11 @@ extern "C" __global__ void drug_effects(const uint8_t* cells, const float* field
     bool has_met_inhibition = false, has_checkpoint = false;
     for (int d = 0; d < n_drugs; ++d) {
         const int kind = drug_int[2 * d];
-        if (kind != K_MET_INHIBITOR && kind != K_ANTI_PD1) continue;
+        if (kind != DRUG_KIND_MET_INHIBITOR && kind != DRUG_KIND_ANTI_PD1) continue;
         const float* pf = drug_float + DRUG_NF * d;
         const float c = field_at(fields, n_fields, drug_int[2 * d + 1], r, i, nvox);
-        const float h = pm_hill(c, pf[DF_EC50], pf[DF_HILL_N], pf[DF_EMAX]);
-        if (kind == K_MET_INHIBITOR) {
+        const float h = pm_hill(c, pf[DRUG_EC50_UM], pf[DRUG_HILL_N], pf[DRUG_EMAX]);
+        if (kind == DRUG_KIND_MET_INHIBITOR) {
             met_inhibition = has_met_inhibition ? np_maximum(met_inhibition, h) : h;
             has_met_inhibition = true;
         } else {
@@ -76,46 +50,46 @@ extern "C" __global__ void drug_effects(const uint8_t* cells, const float* field
     bool has_stress = false, has_kill = false, has_division = false, has_growth = false, has_block = false;
     for (int d = 0; d < n_drugs; ++d) {
         const int kind = drug_int[2 * d];
-        if (kind == K_MET_INHIBITOR || kind == K_ANTI_PD1) continue;
+        if (kind == DRUG_KIND_MET_INHIBITOR || kind == DRUG_KIND_ANTI_PD1) continue;
         const float* pf = drug_float + DRUG_NF * d;
         const float c = field_at(fields, n_fields, drug_int[2 * d + 1], r, i, nvox);
-        float e_state = pm_hill(c, ec50_table[256 * d + code], pf[DF_HILL_N], pf[DF_EMAX]);  // hill_local
-        if (kind == K_TARGETED || kind == K_CYTOTOXIC) {
-            const float s = pm_hill(c, pf[DF_EC50], pf[DF_HILL_N], 1.0f);
+        float e_state = pm_hill(c, ec50_table[256 * d + code], pf[DRUG_HILL_N], pf[DRUG_EMAX]);  // hill_local
+        if (kind == DRUG_KIND_TARGETED || kind == DRUG_KIND_CYTOTOXIC) {
+            const float s = pm_hill(c, pf[DRUG_EC50_UM], pf[DRUG_HILL_N], 1.0f);
             stress = has_stress ? np_maximum(stress, s) : s;
             has_stress = true;
             if (has_met) e_state = e_state * protection;
         }
-        if (kind == K_CYTOTOXIC) {
+        if (kind == DRUG_KIND_CYTOTOXIC) {
             const float survive = 1.0f - e_state;
             division_survival = has_division ? division_survival * survive : survive;
             has_division = true;
             continue;
         }
-        float hazard = pf[DF_KILL_RATE] * e_state;
-        if (kind == K_GPX4) {
+        float hazard = pf[DRUG_KILL_RATE_PER_H] * e_state;
+        if (kind == DRUG_KIND_GPX4) {
             const float o2 = np_maximum(field_at(fields, n_fields, ch_o2, r, i, nvox), 0.0f);
-            const float denom = o2 + pf[DF_O2_HALF];
+            const float denom = o2 + pf[DRUG_O2_HALF_MMHG];
             hazard = hazard * (denom > 0.0f ? o2 / denom : 1.0f);
-        } else if (kind == K_TARGETED) {
-            const float slow = 1.0f - pf[DF_GROWTH_INHIBITION] * e_state;
+        } else if (kind == DRUG_KIND_TARGETED) {
+            const float slow = 1.0f - pf[DRUG_GROWTH_INHIBITION] * e_state;
             growth = has_growth ? growth * slow : slow;
             has_growth = true;
-        } else if (kind == K_EPIGENETIC) {
-            const float b = pf[DF_ENTRY_BLOCK] * pm_hill(c, pf[DF_EC50], pf[DF_HILL_N], 1.0f);
+        } else if (kind == DRUG_KIND_EPIGENETIC) {
+            const float b = pf[DRUG_ENTRY_BLOCK] * pm_hill(c, pf[DRUG_EC50_UM], pf[DRUG_HILL_N], 1.0f);
             block = has_block ? np_maximum(block, b) : b;
             has_block = true;
         }
         kill = has_kill ? kill + hazard : hazard;
         has_kill = true;
     }
-    if (outputs & OUT_STRESS) stress_out[v] = stress;
-    if (outputs & OUT_KILL) kill_out[v] = kill;
-    if (outputs & OUT_DIVISION_KILL) division_kill_out[v] = 1.0f - division_survival;
-    if (outputs & OUT_CYTOSTASIS) cytostasis_out[v] = 1.0f - growth;
-    if (outputs & OUT_ENTRY_BLOCK) entry_block_out[v] = block;
-    if (outputs & OUT_MET_SIGNAL) met_signal_out[v] = met_signal;
-    if (outputs & OUT_CHECKPOINT) checkpoint_out[v] = checkpoint;
+    if (outputs & EFFECT_STRESS) stress_out[v] = stress;
+    if (outputs & EFFECT_KILL_PER_H) kill_out[v] = kill;
+    if (outputs & EFFECT_DIVISION_KILL) division_kill_out[v] = 1.0f - division_survival;
+    if (outputs & EFFECT_CYTOSTASIS) cytostasis_out[v] = 1.0f - growth;
+    if (outputs & EFFECT_ENTRY_BLOCK) entry_block_out[v] = block;
+    if (outputs & EFFECT_MET_SIGNAL) met_signal_out[v] = met_signal;
+    if (outputs & EFFECT_CHECKPOINT) checkpoint_out[v] = checkpoint;
 }
 
 // A cell attempting division (intent and a free neighbour: empty or normal tissue) dies instead
@@ -135,8 +109,7 @@ extern "C" __global__ void division_kill(const uint8_t* cells, const float* cloc
         for (int k = 0; k < n_dirs && !room; ++k) {
             long w;
             if (rules_neighbour(nz, ny, nx, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w)) {
-                const uint8_t cw = cells[w];
-                room = cw == C_EMPTY || cw == C_NORMAL;
+                room = is_free_space(cells[w]);
             }
         }
     }

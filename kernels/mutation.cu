@@ -3,7 +3,8 @@
 #include "rules.cuh"
 
 // A renewed (just divided or just born) cell becomes R with probability p_raised in D/E, p_base in
-// S/P, never otherwise (stream MUTATION); a mutated cell restarts its time-in-state timer.
+// S/P, never otherwise (stream MUTATION); a mutated cell restarts its time-in-state timer. p_base,
+// p_raised: the plan's scalars (lattice/processes/mutation.py), by value.
 extern "C" __global__ void mutation_update(const uint8_t* cells, const float* timer, const bool* renewed,
                                            float p_base, float p_raised, uint32_t seed, uint32_t step, int R,
                                            long nvox, uint8_t* cells_out, float* timer_out) {

@@ -1,5 +1,6 @@
 // Shared helpers of the per-voxel cell rules (cycle.cu, death.cu, drugs.cu, transitions.cu,
-// mutation.cu): label codes, stream ids, voxel indexing and NumPy's float semantics.
+// mutation.cu): voxel indexing, random draws and NumPy's float semantics. Label codes, stream ids
+// and plan constants come from the generated constants.cuh.
 //
 // Lattice (R, nz, ny, nx) in C order (2D runs have nz = 1), one thread per voxel v over R × nvox;
 // fields (R, F, nvox). Random numbers: philox_uniforms(seed, r, i, step, stream, draw) with r the
@@ -13,28 +14,7 @@
 #include "stdint.cuh"
 #include "philox.cuh"
 #include "pmath.cuh"
-
-// lattice/codes.py
-#define C_EMPTY 0
-#define C_SENSITIVE 1
-#define C_PRIMED 2
-#define C_DTP 3
-#define C_DTEP 4
-#define C_RESISTANT 5
-#define C_DEAD 6
-#define C_NECROTIC 7
-#define C_NORMAL 10
-
-// lattice/rng.py Stream
-#define STREAM_INITIAL 1
-#define STREAM_NECROSIS 3
-#define STREAM_APOPTOSIS 4
-#define STREAM_CYCLE 5
-#define STREAM_DRUG 7
-#define STREAM_MUTATION 9
-#define STREAM_FATE 14
-
-__device__ __forceinline__ bool is_live_tumour(uint8_t c) { return c >= C_SENSITIVE && c <= C_RESISTANT; }
+#include "constants.cuh"
 
 // The first uniform of (stream, draw) for voxel i of replicate r: model.uniforms(...)[0].
 __device__ __forceinline__ float uniform0(uint32_t seed, uint32_t r, uint32_t i, uint32_t step, uint32_t stream,

@@ -20,7 +20,9 @@ VESSEL = 9
 NORMAL = 10
 SENESCENT_CAF = 11  # chemotherapy-induced senescent fibroblast (SASP), optional (organ.stroma.senescence_per_h)
 
-#: Live tumour states, the ones that cycle, consume and count as burden.
+#: Live tumour states, the ones that cycle, consume and count as burden. The one definition of
+#: "live tumour": :func:`is_live_tumour` tests it on arrays and the kernels get the same set
+#: from ``kernels/constants.cuh`` (generated from here by ``python -m lattice.kernels.gen_constants``).
 TUMOUR_CODES = (SENSITIVE, PRIMED, DTP, DTEP, RESISTANT)
 
 #: code -> (name, RGBA colour in 0..1). Colours chosen to stay distinct for colour-blind readers
@@ -58,6 +60,30 @@ IMMUNE_LABELS: dict[int, tuple[str, tuple[float, float, float, float]]] = {
 #: Lookup class (never stored in the immune layer) of an effector T cell engaged with a live tumour
 #: cell in contact at the start of the step: it secretes IFN-γ (``fields.ifng.immune_secretion_per_min``).
 ENGAGED_T_CELL_CLASS = 255
+
+def _membership(codes_: tuple[int, ...]):
+    """A vectorised ``cells ∈ codes_`` for uint8 arrays of any array module: one range test
+    when the codes are consecutive (two comparisons), else one comparison per code."""
+    lo, hi = min(codes_), max(codes_)
+    if set(codes_) == set(range(lo, hi + 1)):
+        return lambda cells: (cells >= lo) & (cells <= hi)
+
+    def member(cells):
+        out = cells == codes_[0]
+        for c in codes_[1:]:
+            out = out | (cells == c)
+        return out
+
+    return member
+
+
+#: ``is_live_tumour(cells)``: boolean array, True where the code is in :data:`TUMOUR_CODES`.
+is_live_tumour = _membership(TUMOUR_CODES)
+
+#: Codes a daughter (or a displaced voxel) may take: empty, or normal tissue that tumour cells displace.
+FREE_SPACE_CODES = (EMPTY, NORMAL)
+#: ``is_free_space(cells)``: boolean array, True where a daughter cell may be placed.
+is_free_space = _membership(FREE_SPACE_CODES)
 
 CELL_CODE_BY_NAME = {name: code for code, (name, _) in CELL_LABELS.items()}
 

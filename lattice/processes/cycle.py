@@ -18,7 +18,8 @@ the clock still measures the fraction of a cycle since the last division (G1 pos
 :mod:`lattice.processes.placement` decides where (or whether: contact inhibition).
 
 Per-voxel arithmetic uses only + − × ÷, min/max and comparisons (1 − e^(−x) through
-:mod:`lattice.pmath`) so that the CUDA twin gives the same bits.
+:mod:`lattice.pmath`) so that the CUDA twin gives the same bits. Both read the constants from
+one :func:`plan` (:mod:`lattice.processes.plans`).
 """
 
 from __future__ import annotations
@@ -27,32 +28,53 @@ import numpy as np
 
 from lattice import codes, pmath
 from lattice.params.tumour import STATE_NAMES
+from lattice.processes import plans
 from lattice.processes.diffusion import field
 from lattice.rng import Stream
 from lattice.state import State
 
+FLAGS = (
+    plans.Flag("hazard_division", lambda p, fx: p.tumour.division == "hazard", "tumour.division == hazard"),
+    plans.Flag("cytostasis", lambda p, fx: "cytostasis" in fx, "fx.cytostasis exists"),
+)
+SCALARS = (
+    plans.Scalar("step_over_cycle", lambda p: p.step_h / p.tumour.cycle_h, "cycles per step at full speed"),
+    plans.Scalar("o2_lo", lambda p: p.tumour.o2_proliferation_threshold_mmHg, "mmHg"),
+    plans.Scalar("o2_span", lambda p: p.tumour.o2_proliferation_saturation_mmHg
+                 - p.tumour.o2_proliferation_threshold_mmHg, "mmHg"),
+    plans.Scalar("step_h", lambda p: p.step_h, "h"),
+)
 
-def is_live_tumour(cells):
-    return (cells >= codes.SENSITIVE) & (cells <= codes.RESISTANT)
 
+def plan(model, fx=None) -> plans.Plan:
+    """The cycle plan (cached per set of present drug effects); ``extra["speed"]``: float32
+    ``(256,)`` host table of cycle speed per occupant code (0 for non-tumour codes),
+    ``extra["ch_oxygen"]``: the oxygen channel."""
+    from lattice.processes.drugs import present
 
-def oxygen_factor(o2, model):
-    """Cycle speed multiplier in [0, 1] from pO2 (mmHg), float32."""
-    xp, t = model.xp, model.params.tumour
-    lo = xp.float32(t.o2_proliferation_threshold_mmHg)
-    span = xp.float32(t.o2_proliferation_saturation_mmHg - t.o2_proliferation_threshold_mmHg)
-    return xp.clip((o2 - lo) / span, xp.float32(0), xp.float32(1))
-
-
-def speed_table(model):
-    """float32 ``(256,)``: cycle speed per occupant code (0 for non-tumour codes)."""
-    if "cycle.speed" not in model.cache:
+    key = ("cycle.plan", present(fx))
+    if key not in model.cache:
         t = model.params.tumour
         table = np.zeros(256, dtype=np.float64)
         for name, code in zip(STATE_NAMES, codes.TUMOUR_CODES):
             table[code] = t.cycle_speed.get(name, 1.0)
         table[codes.RESISTANT] *= 1.0 - t.resistance_cost
-        model.cache["cycle.speed"] = model.xp.asarray(table, dtype=model.xp.float32)
+        base = plans.build(FLAGS, SCALARS, model.params, key[1])
+        extra = {"speed": table.astype(np.float32), "ch_oxygen": model.registry.index("oxygen")}
+        model.cache[key] = plans.Plan(base.flags, base.names, base.scalars, base.f, extra)
+    return model.cache[key]
+
+
+def oxygen_factor(o2, model):
+    """Cycle speed multiplier in [0, 1] from pO2 (mmHg), float32."""
+    xp, f = model.xp, plan(model).f
+    return xp.clip((o2 - f["o2_lo"]) / f["o2_span"], xp.float32(0), xp.float32(1))
+
+
+def speed_table(model):
+    """float32 ``(256,)`` on the backend's device: the plan's cycle speed per occupant code."""
+    if "cycle.speed" not in model.cache:
+        model.cache["cycle.speed"] = model.xp.asarray(plan(model).extra["speed"])
     return model.cache["cycle.speed"]
 
 
@@ -68,21 +90,21 @@ def update(state: State, model, fx=None) -> tuple[State, object]:
     twin = model.backend.kernel("cycle")
     if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
         return twin.update(state, model, fx)
-    xp, p = model.xp, model.params
-    live = is_live_tumour(state.cells)
-    speed = xp.float32(p.step_h / p.tumour.cycle_h) * oxygen_factor(field(state, model, "oxygen"), model)
+    xp, pl = model.xp, plan(model, fx)
+    live = codes.is_live_tumour(state.cells)
+    speed = pl.f["step_over_cycle"] * oxygen_factor(field(state, model, "oxygen"), model)
     speed = speed * speed_table(model)[state.cells]
-    if fx is not None and fx.cytostasis is not None:
+    if pl.on("cytostasis"):
         speed = speed * (xp.float32(1) - fx.cytostasis)
     clock = xp.where(live, xp.minimum(state.clock + speed, xp.float32(1)), state.clock)
     occupied = state.cells != codes.EMPTY
-    timer = xp.where(occupied, state.timer_h + xp.float32(p.step_h), xp.float32(0))
-    if p.tumour.division == "hazard":
+    timer = xp.where(occupied, state.timer_h + pl.f["step_h"], xp.float32(0))
+    if pl.on("hazard_division"):
         u = model.uniforms(Stream.CYCLE, state.step)[0]
         intents = live & (u < pmath.one_minus_exp_neg(speed.astype(xp.float32)))
     else:
         intents = live & (clock >= xp.float32(1))
-        if fx is not None and fx.cytostasis is not None:
+        if pl.on("cytostasis"):
             # A cell already waiting at the checkpoint (clock 1 at the start of the step) is
             # held there by a cytostatic drug with probability = cytostasis (stream CYCLE).
             u = model.uniforms(Stream.CYCLE, state.step)[0]

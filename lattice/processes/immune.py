@@ -99,10 +99,6 @@ def contact_offsets(model) -> tuple[tuple[int, ...], ...]:
     return ((0,) * model.grid.ndim, *model.grid.offsets)
 
 
-def _live(cells):
-    return (cells >= codes.SENSITIVE) & (cells <= codes.RESISTANT)
-
-
 def _state_table(model, name: str):
     key = f"immune.{name}"
     if key not in model.cache:
@@ -131,7 +127,7 @@ def target_probability(state: State, model, fx=None):
         pdl1 = pdl1 * (one - checkpoint)
     s = (one - _state_table(model, "cd70")[cells]) * (one - pdl1)
     p = pmath.one_minus_exp_neg((f32(im.kill_rate_per_h * model.params.step_h) * s).astype(xp.float32))
-    return xp.where(_live(cells), p, f32(0)).astype(xp.float32)
+    return xp.where(codes.is_live_tumour(cells), p, f32(0)).astype(xp.float32)
 
 
 def potency(state: State, model):
@@ -210,7 +206,7 @@ def kill(state: State, model, p_target, potency_):
     f32 = xp.float32
     dirs = contact_offsets(model)
     cells, immune = state.cells, state.immune
-    live = _live(cells)
+    live = codes.is_live_tumour(cells)
     contact = [shift(live, tuple(-o for o in off), fill=False) for off in dirs]
     n = xp.zeros(cells.shape, dtype=xp.int32)
     for c in contact:

@@ -11,16 +11,31 @@ therapy (Russo et al. 2019). One uniform of stream MUTATION per voxel and step.
 from __future__ import annotations
 
 from lattice import codes
+from lattice.processes import plans
 from lattice.rng import Stream
 from lattice.state import State
+
+FLAGS = (plans.Flag("mutation", lambda p, fx: p.tumour.mutation.per_division != 0, "mutation.per_division != 0"),)
+SCALARS = (
+    plans.Scalar("p_base", lambda p: p.tumour.mutation.per_division, "S, P daughters"),
+    plans.Scalar("p_raised", lambda p: min(1.0, p.tumour.mutation.per_division
+                                           * p.tumour.mutation.persister_multiplier), "D, E daughters"),
+)
+
+
+def plan(model) -> plans.Plan:
+    """The mutation plan of this run (cached)."""
+    if "mutation.plan" not in model.cache:
+        model.cache["mutation.plan"] = plans.build(FLAGS, SCALARS, model.params, frozenset())
+    return model.cache["mutation.plan"]
 
 
 def probability(cells, model):
     """Per-daughter mutation probability, float32 ``(R, *S)`` (0 for R and non-tumour codes)."""
-    xp, mu = model.xp, model.params.tumour.mutation
+    xp, f = model.xp, plan(model).f
     f32 = xp.float32
-    base = f32(mu.per_division)
-    raised = f32(min(1.0, mu.per_division * mu.persister_multiplier))
+    base = f["p_base"]
+    raised = f["p_raised"]
     persister = (cells == codes.DTP) | (cells == codes.DTEP)
     sensitive = (cells == codes.SENSITIVE) | (cells == codes.PRIMED)
     return xp.where(persister, raised, xp.where(sensitive, base, f32(0)))
@@ -31,8 +46,7 @@ def update(state: State, renewed, model) -> State:
     twin = model.backend.kernel("mutation")
     if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
         return twin.update(state, renewed, model)
-    mu = model.params.tumour.mutation
-    if mu.per_division == 0:
+    if not plan(model).on("mutation"):
         return state
     xp = model.xp
     u = model.uniforms(Stream.MUTATION, state.step)[0]

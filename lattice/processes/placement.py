@@ -19,10 +19,8 @@ from lattice.grid import shift
 from lattice.rng import Stream
 from lattice.state import State
 
-
-def free_space(cells):
-    """Voxels a daughter may occupy: empty, or normal tissue (displaced by the tumour)."""
-    return (cells == codes.EMPTY) | (cells == codes.NORMAL)
+#: Voxels a daughter may occupy: empty, or normal tissue (displaced by the tumour).
+free_space = codes.is_free_space
 
 
 def choose_targets(state: State, intents, model):

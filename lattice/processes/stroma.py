@@ -70,7 +70,7 @@ def active_fields(params) -> set[str]:
 
 def engaged(state: State, model):
     """Boolean ``(R, *S)``: an effector T cell with a live tumour cell in its voxel or a neighbour."""
-    live = (state.cells >= codes.SENSITIVE) & (state.cells <= codes.RESISTANT)
+    live = codes.is_live_tumour(state.cells)
     contact = live.copy()
     for off in model.grid.offsets:
         contact |= shift(live, tuple(-o for o in off), fill=False)

@@ -47,7 +47,7 @@ TIME_EPS = 1e-6
 
 def live_count(cells, xp):
     """Live tumour cells per replicate, int64 ``(R,)``."""
-    live = (cells >= codes.SENSITIVE) & (cells <= codes.RESISTANT)
+    live = codes.is_live_tumour(cells)
     return live.reshape(live.shape[0], -1).sum(axis=1).astype(xp.int64)
 
 

@@ -30,14 +30,37 @@ half-life of h generations (Shaffer 2020: clock-like loss of memory). Daughters 
 
 The transcendental step (1 − e^(−x)) goes through :func:`lattice.pmath.one_minus_exp_neg`;
 constant factors are computed on the host.
+
+**The rule plan.** Which rules exist, which optional factors apply and every float constant are
+declared once below (:data:`RULES`, :data:`FACTORS`, :data:`SCALARS`) and evaluated once per run
+into a :class:`lattice.processes.plans.Plan` (:func:`plan`). The NumPy body here and the kernel
+launcher ``lattice/kernels/transitions.py`` both read that plan; the flag bits and scalar
+indices reach ``kernels/transitions.cu`` through the generated ``kernels/constants.cuh``.
+
+**Adding a transition** touches three places, none of which restates another:
+
+1. the parameter file (``lattice/params/tumour.py``): the new rate(s);
+2. this module: a hazard function ``f(state, model, fx) -> float32 hazard or None`` that reads
+   its constants from ``plan(model, fx).f``, one :class:`Rule` appended to :data:`RULES` (name,
+   the function, the target code, when it exists) and its :class:`~lattice.processes.plans.Scalar`
+   entries appended to :data:`SCALARS`;
+3. the kernel (``kernels/transitions.cu``): one block ``if (flags & TR_<NAME>)`` at the same place
+   in the partition order, reading ``sc[TR_<SCALAR>]``.
+
+Then regenerate the header (``python -m lattice.kernels.gen_constants``; ``tests/test_constants.py``
+fails until you do). The launcher needs no change: it passes the plan's flag word and scalars.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from lattice import codes, pmath
+from lattice.processes import plans
 from lattice.processes.diffusion import field
+from lattice.processes.plans import Flag, Scalar
 from lattice.rng import Stream
 from lattice.state import State
 
@@ -50,53 +73,52 @@ def initial_phenotypes(state: State, model) -> State:
     twin = model.backend.kernel("transitions")
     if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
         return twin.initial_phenotypes(state, model)
-    xp, ini = model.xp, model.params.tumour.initial
-    if ini.primed_fraction == 0 and ini.resistant_fraction == 0:
+    pl = plan(model)
+    if not pl.on("initial"):
         return state
+    xp = model.xp
     u = model.uniforms(Stream.INITIAL, 0, draw=1)[0]
     tumour = state.cells == S
-    primed = tumour & (u < xp.float32(ini.primed_fraction))
-    resistant = tumour & ~primed & (u < xp.float32(ini.primed_fraction + ini.resistant_fraction))
+    primed = tumour & (u < pl.f["initial_primed"])
+    resistant = tumour & ~primed & (u < pl.f["initial_primed_or_resistant"])
     cells = xp.where(primed, P, xp.where(resistant, R, state.cells)).astype(xp.uint8)
     return state.replace(cells=cells)
 
 
-def _ramp_below(x, start: float, full: float, xp):
-    """0 at x ≥ start rising linearly to 1 at x ≤ full (a step at ``start`` when full ≥ start)."""
+def _ramp_below(x, start, span, ramp: bool, xp):
+    """0 at x ≥ start rising linearly to 1 at x ≤ start − span (``ramp``), else a step at ``start``."""
     f32 = xp.float32
-    if start > full:
-        return xp.clip((f32(start) - x) / f32(start - full), f32(0), f32(1)).astype(xp.float32)
-    return (x < f32(start)).astype(xp.float32)
+    if ramp:
+        return xp.clip((start - x) / span, f32(0), f32(1)).astype(xp.float32)
+    return (x < start).astype(xp.float32)
 
 
 # -- the rules --------------------------------------------------------------------------------
 
-def switching(cells, model):
+def switching(state: State, model, fx):
     """S → P at ``switching.to_primed_per_h``, P → S at ``to_sensitive_per_h``: the rare primed
     state arises and fades spontaneously, with or without drug (Shaffer 2017). Returns
-    ``(hazard, target code)`` or None when both rates are 0."""
-    xp, sw = model.xp, model.params.tumour.switching
-    if sw.to_primed_per_h == 0 and sw.to_sensitive_per_h == 0:
-        return None
-    f32 = xp.float32
-    k = xp.where(cells == S, f32(sw.to_primed_per_h), xp.where(cells == P, f32(sw.to_sensitive_per_h), f32(0)))
+    ``(hazard, target code)``."""
+    xp, f = model.xp, plan(model, fx).f
+    cells = state.cells
+    k = xp.where(cells == S, f["to_primed"], xp.where(cells == P, f["to_sensitive"], xp.float32(0)))
     return k.astype(xp.float32), xp.where(cells == S, P, S).astype(xp.uint8)
 
 
-def drug_death(cells, fx):
+def drug_death(state: State, model, fx):
     """Any live tumour cell dies (apoptosis) at the summed kill hazard of the drugs (drugs.py)."""
-    if fx.kill_per_h is None:
-        return None
-    live = (cells >= S) & (cells <= R)
-    return live * fx.kill_per_h
+    return codes.is_live_tumour(state.cells) * fx.kill_per_h
 
 
-def hypoxia_signal(state: State, model):
+def hypoxia_signal(state: State, model, fx=None):
     """0–1: pO2 ramping from ``signals.hypoxic_mmHg`` down to the necrosis threshold, or glucose
     from ``signals.low_glucose`` down to the starvation threshold (the larger of the two)."""
-    xp, t = model.xp, model.params.tumour
-    o2 = _ramp_below(field(state, model, "oxygen"), t.signals.hypoxic_mmHg, t.o2_necrosis_threshold_mmHg, xp)
-    glc = _ramp_below(field(state, model, "glucose"), t.signals.low_glucose, t.glucose_starvation_threshold, xp)
+    xp, pl = model.xp, plan(model, fx)
+    f = pl.f
+    o2 = _ramp_below(field(state, model, "oxygen"), f["hypoxic_mmHg"], f["hypoxic_span"],
+                     pl.on("hypoxia_o2_ramp"), xp)
+    glc = _ramp_below(field(state, model, "glucose"), f["low_glucose"], f["low_glucose_span"],
+                      pl.on("hypoxia_glucose_ramp"), xp)
     return xp.maximum(o2, glc)
 
 
@@ -110,25 +132,23 @@ def persister_entry(state: State, model, fx):
     review) and ATP from dying neighbours (Schmitt 2022) push cells into persistence; KDM5/HDAC
     inhibitors prevent it (Sharma 2010).
     """
-    if fx.stress is None:
-        return None
-    xp, t = model.xp, model.params.tumour
-    en, f32, one = t.entry, xp.float32, xp.float32(1.0)
+    xp, pl = model.xp, plan(model, fx)
+    f, f32, one = pl.f, xp.float32, xp.float32(1.0)
     cells = state.cells
-    rate = xp.where(cells == S, f32(en.sensitive_per_h), xp.where(cells == P, f32(en.primed_per_h), f32(0)))
+    rate = xp.where(cells == S, f["entry_sensitive"], xp.where(cells == P, f["entry_primed"], f32(0)))
     k = rate * fx.stress
-    if en.memory_boost:
-        k = k * (one + f32(en.memory_boost) * state.memory)
-    if en.g1_boost != 1.0:
-        k = k * xp.where(state.clock < f32(en.g1_fraction), f32(en.g1_boost), one)
-    if en.hgf_boost and fx.met_signal is not None:
-        k = k * (one + f32(en.hgf_boost) * fx.met_signal)
-    if en.hypoxia_boost:
-        k = k * (one + f32(en.hypoxia_boost) * hypoxia_signal(state, model))
-    if en.death_signal_boost:
+    if pl.on("entry_memory"):
+        k = k * (one + f["entry_memory_boost"] * state.memory)
+    if pl.on("entry_g1"):
+        k = k * xp.where(state.clock < f["entry_g1_fraction"], f["entry_g1_boost"], one)
+    if pl.on("entry_hgf"):
+        k = k * (one + f["entry_hgf_boost"] * fx.met_signal)
+    if pl.on("entry_hypoxia"):
+        k = k * (one + f["entry_hypoxia_boost"] * hypoxia_signal(state, model, fx))
+    if pl.on("entry_death_signal"):
         atp = xp.maximum(field(state, model, "death_signal"), f32(0))
-        k = k * (one + f32(en.death_signal_boost) * (atp / (atp + f32(t.signals.death_signal_half))))
-    if fx.entry_block is not None:
+        k = k * (one + f["entry_death_signal_boost"] * (atp / (atp + f["death_signal_half"])))
+    if pl.on("entry_block"):
         k = k * (one - fx.entry_block)
     return k.astype(xp.float32)
 
@@ -136,81 +156,186 @@ def persister_entry(state: State, model, fx):
 def dtep_emergence(state: State, model, fx):
     """D → E under continued drug: max_per_h × min(time in D / ramp_h, 1) × stress ×
     (1 + hgf_boost·MET). Sharma 2010: ~20 % of DTPs resume growth in drug by ~30 days."""
-    dt_ = model.params.tumour.dtep
-    if fx.stress is None or dt_.max_per_h == 0:
-        return None
-    xp, f32 = model.xp, model.xp.float32
-    ramp = xp.minimum(state.timer_h / f32(dt_.ramp_h), f32(1)) if dt_.ramp_h > 0 else f32(1)
-    k = xp.where(state.cells == D, f32(dt_.max_per_h) * ramp, f32(0)) * fx.stress
-    if dt_.hgf_boost and fx.met_signal is not None:
-        k = k * (f32(1) + f32(dt_.hgf_boost) * fx.met_signal)
+    xp, pl = model.xp, plan(model, fx)
+    f, f32 = pl.f, xp.float32
+    ramp = xp.minimum(state.timer_h / f["dtep_ramp_h"], f32(1)) if pl.on("dtep_ramp") else f32(1)
+    k = xp.where(state.cells == D, f["dtep_max"] * ramp, f32(0)) * fx.stress
+    if pl.on("dtep_hgf"):
+        k = k * (f32(1) + f["dtep_hgf_boost"] * fx.met_signal)
     return k.astype(xp.float32)
 
 
 def reversion(state: State, model, fx):
     """D,E → S when the drug is withdrawn: rate(D or E) × (1 − stress) / (1 + memory_slowing·m).
     DTEPs revert ~10× slower than DTPs (Sharma 2010: ~90 vs ~9 doublings)."""
-    rv = model.params.tumour.reversion
-    if rv.dtp_per_h == 0 and rv.dtep_per_h == 0:
-        return None
-    xp, f32 = model.xp, model.xp.float32
+    xp, pl = model.xp, plan(model, fx)
+    f, f32 = pl.f, xp.float32
     cells = state.cells
-    k = xp.where(cells == D, f32(rv.dtp_per_h), xp.where(cells == E, f32(rv.dtep_per_h), f32(0)))
-    if fx.stress is not None:
+    k = xp.where(cells == D, f["revert_dtp"], xp.where(cells == E, f["revert_dtep"], f32(0)))
+    if pl.on("stress"):
         k = k * (f32(1) - fx.stress)
-    k = k / (f32(1) + f32(rv.memory_slowing) * state.memory)
+    k = k / (f32(1) + f["memory_slowing"] * state.memory)
     return k.astype(xp.float32)
 
 
-def induced_resistance(cells, model, fx):
+def induced_resistance(state: State, model, fx):
     """S,P,D,E → R on drug exposure: mutation.induced_per_h × stress (the Luria–Delbrück
     "induced" alternative to pre-existing mutants; 0 by default)."""
-    k_ind = model.params.tumour.mutation.induced_per_h
-    if fx.stress is None or k_ind == 0:
-        return None
-    xp = model.xp
-    susceptible = (cells >= S) & (cells <= E)
-    return (susceptible * (xp.float32(k_ind) * fx.stress)).astype(xp.float32)
+    xp, cells = model.xp, state.cells
+    susceptible = codes.is_live_tumour(cells) & (cells != R)
+    return (susceptible * (plan(model, fx).f["induced"] * fx.stress)).astype(xp.float32)
+
+
+# -- the plan: declared once, read by this module and by the kernel launcher -------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """One competing outcome: its flag (when it exists), hazard function and target code
+    (None: the function returns ``(hazard, per-cell target)``)."""
+
+    flag: Flag
+    hazard: Callable
+    target: int | None
+
+
+def _stress(params, present) -> bool:
+    return "stress" in present
+
+
+#: The rules in partition order (bit i of the flag word = rule i; ``TR_<NAME>`` in C).
+RULES = (
+    Rule(Flag("drug_death", lambda p, fx: "kill_per_h" in fx, "any live -> dead, fx.kill_per_h"),
+         drug_death, codes.DEAD),
+    Rule(Flag("persister_entry", _stress, "S,P -> D, with fx.stress"), persister_entry, D),
+    Rule(Flag("switching", lambda p, fx: not (p.tumour.switching.to_primed_per_h == 0
+                                              and p.tumour.switching.to_sensitive_per_h == 0),
+              "S <-> P, a switching rate != 0"), switching, None),
+    Rule(Flag("dtep_emergence", lambda p, fx: "stress" in fx and p.tumour.dtep.max_per_h != 0,
+              "D -> E, fx.stress and dtep.max_per_h != 0"), dtep_emergence, E),
+    Rule(Flag("reversion", lambda p, fx: not (p.tumour.reversion.dtp_per_h == 0
+                                              and p.tumour.reversion.dtep_per_h == 0),
+              "D,E -> S, a reversion rate != 0"), reversion, S),
+    Rule(Flag("induced_resistance", lambda p, fx: "stress" in fx and p.tumour.mutation.induced_per_h != 0,
+              "S,P,D,E -> R, fx.stress and induced_per_h != 0"), induced_resistance, R),
+)
+
+#: Optional factors and modes of the rules (bits after the rules').
+FACTORS = (
+    Flag("stress", _stress, "fx.stress exists"),
+    Flag("entry_memory", lambda p, fx: bool(p.tumour.entry.memory_boost), "entry.memory_boost != 0"),
+    Flag("entry_g1", lambda p, fx: p.tumour.entry.g1_boost != 1.0, "entry.g1_boost != 1"),
+    Flag("entry_hgf", lambda p, fx: bool(p.tumour.entry.hgf_boost) and "met_signal" in fx,
+         "entry.hgf_boost != 0 and fx.met_signal"),
+    Flag("entry_hypoxia", lambda p, fx: bool(p.tumour.entry.hypoxia_boost), "entry.hypoxia_boost != 0"),
+    Flag("entry_death_signal", lambda p, fx: bool(p.tumour.entry.death_signal_boost),
+         "entry.death_signal_boost != 0"),
+    Flag("entry_block", lambda p, fx: "entry_block" in fx, "fx.entry_block exists"),
+    Flag("dtep_ramp", lambda p, fx: p.tumour.dtep.ramp_h > 0, "dtep.ramp_h > 0"),
+    Flag("dtep_hgf", lambda p, fx: bool(p.tumour.dtep.hgf_boost) and "met_signal" in fx,
+         "dtep.hgf_boost != 0 and fx.met_signal"),
+    Flag("hypoxia_o2_ramp", lambda p, fx: p.tumour.signals.hypoxic_mmHg > p.tumour.o2_necrosis_threshold_mmHg,
+         "pO2 signal ramps (else a step)"),
+    Flag("hypoxia_glucose_ramp",
+         lambda p, fx: p.tumour.signals.low_glucose > p.tumour.glucose_starvation_threshold,
+         "glucose signal ramps (else a step)"),
+    Flag("initial", lambda p, fx: not (p.tumour.initial.primed_fraction == 0
+                                       and p.tumour.initial.resistant_fraction == 0),
+         "initial_phenotypes draws P/R"),
+)
+
+FLAGS = tuple(r.flag for r in RULES) + FACTORS
+
+
+def _span(start: float, full: float) -> float:
+    """start − full of a ramp (1 where the ramp is a step and the span unused)."""
+    return start - full if start > full else 1.0
+
+
+def _memory_lose(p) -> float:
+    t = p.tumour
+    return -math.expm1(-math.log(2.0) * p.step_h / (t.memory.half_life_generations * t.cycle_h))
+
+
+#: Float parameters in kernel order (``sc[TR_<NAME>]`` in transitions.cu), each rounded once.
+SCALARS = (
+    Scalar("entry_sensitive", lambda p: p.tumour.entry.sensitive_per_h, "1/h"),
+    Scalar("entry_primed", lambda p: p.tumour.entry.primed_per_h, "1/h"),
+    Scalar("entry_memory_boost", lambda p: p.tumour.entry.memory_boost),
+    Scalar("entry_g1_fraction", lambda p: p.tumour.entry.g1_fraction),
+    Scalar("entry_g1_boost", lambda p: p.tumour.entry.g1_boost),
+    Scalar("entry_hgf_boost", lambda p: p.tumour.entry.hgf_boost),
+    Scalar("entry_hypoxia_boost", lambda p: p.tumour.entry.hypoxia_boost),
+    Scalar("entry_death_signal_boost", lambda p: p.tumour.entry.death_signal_boost),
+    Scalar("death_signal_half", lambda p: p.tumour.signals.death_signal_half),
+    Scalar("hypoxic_mmHg", lambda p: p.tumour.signals.hypoxic_mmHg, "mmHg"),
+    Scalar("hypoxic_span", lambda p: _span(p.tumour.signals.hypoxic_mmHg, p.tumour.o2_necrosis_threshold_mmHg),
+           "mmHg"),
+    Scalar("low_glucose", lambda p: p.tumour.signals.low_glucose),
+    Scalar("low_glucose_span", lambda p: _span(p.tumour.signals.low_glucose, p.tumour.glucose_starvation_threshold)),
+    Scalar("to_primed", lambda p: p.tumour.switching.to_primed_per_h, "1/h"),
+    Scalar("to_sensitive", lambda p: p.tumour.switching.to_sensitive_per_h, "1/h"),
+    Scalar("dtep_max", lambda p: p.tumour.dtep.max_per_h, "1/h"),
+    Scalar("dtep_ramp_h", lambda p: p.tumour.dtep.ramp_h if p.tumour.dtep.ramp_h > 0 else 1.0, "h"),
+    Scalar("dtep_hgf_boost", lambda p: p.tumour.dtep.hgf_boost),
+    Scalar("revert_dtp", lambda p: p.tumour.reversion.dtp_per_h, "1/h"),
+    Scalar("revert_dtep", lambda p: p.tumour.reversion.dtep_per_h, "1/h"),
+    Scalar("memory_slowing", lambda p: p.tumour.reversion.memory_slowing),
+    Scalar("induced", lambda p: p.tumour.mutation.induced_per_h, "1/h"),
+    Scalar("memory_lose", _memory_lose, "memory lost per step without drug"),
+    Scalar("memory_gain", lambda p: -math.expm1(-p.tumour.memory.gain_per_h * p.step_h), "memory gained per step"),
+    Scalar("step_h", lambda p: p.step_h, "h"),
+    Scalar("initial_primed", lambda p: p.tumour.initial.primed_fraction),
+    Scalar("initial_primed_or_resistant",
+           lambda p: p.tumour.initial.primed_fraction + p.tumour.initial.resistant_fraction),
+)
+
+
+def plan(model, fx=None) -> plans.Plan:
+    """The transitions plan of this run for the drug effects ``fx`` (cached per set of present
+    effects). ``extra``: field channels ``ch_oxygen``, ``ch_glucose``, ``ch_death_signal`` (0
+    where no rule reads them)."""
+    from lattice.processes.drugs import present
+
+    have = present(fx)
+    key = ("transitions.plan", have)
+    if key not in model.cache:
+        pl = plans.build(FLAGS, SCALARS, model.params, have)
+        entry = pl.on("persister_entry")
+        hypoxia, death = entry and pl.on("entry_hypoxia"), entry and pl.on("entry_death_signal")
+        index = model.registry.index
+        extra = {"ch_oxygen": index("oxygen") if hypoxia else 0, "ch_glucose": index("glucose") if hypoxia else 0,
+                 "ch_death_signal": index("death_signal") if death else 0}
+        model.cache[key] = plans.Plan(pl.flags, pl.names, pl.scalars, pl.f, extra)
+    return model.cache[key]
 
 
 def hazards(state: State, model, fx) -> list[tuple[str, object, object]]:
     """The active rules in partition order: ``(name, hazard 1/h, target code)``."""
-    cells = state.cells
+    pl = plan(model, fx)
     out = []
-    k = drug_death(cells, fx)
-    if k is not None:
-        out.append(("drug_death", k, codes.DEAD))
-    k = persister_entry(state, model, fx)
-    if k is not None:
-        out.append(("persister_entry", k, D))
-    sw = switching(cells, model)
-    if sw is not None:
-        out.append(("switching", sw[0], sw[1]))
-    k = dtep_emergence(state, model, fx)
-    if k is not None:
-        out.append(("dtep_emergence", k, E))
-    k = reversion(state, model, fx)
-    if k is not None:
-        out.append(("reversion", k, S))
-    k = induced_resistance(cells, model, fx)
-    if k is not None:
-        out.append(("induced_resistance", k, R))
+    for rule in RULES:
+        if not pl.on(rule.flag.name):
+            continue
+        if rule.target is None:
+            k, target = rule.hazard(state, model, fx)
+        else:
+            k, target = rule.hazard(state, model, fx), rule.target
+        out.append((rule.flag.name, k, target))
     return out
 
 
 def update_memory(state: State, model, fx):
     """Memory after this step (see the module doc), float32 ``(R, *S)``."""
-    xp, t, dt = model.xp, model.params.tumour, model.params.step_h
-    f32 = xp.float32
+    xp, pl = model.xp, plan(model, fx)
+    f32, f = xp.float32, pl.f
     cells, m = state.cells, state.memory
-    live = (cells >= S) & (cells <= R)
-    lose = f32(-math.expm1(-math.log(2.0) * dt / (t.memory.half_life_generations * t.cycle_h)))
-    if fx.stress is None:
+    live = codes.is_live_tumour(cells)
+    lose = f["memory_lose"]
+    if not pl.on("stress"):
         return xp.where(live, m - m * lose, m).astype(xp.float32)
     s = fx.stress
-    gain = f32(-math.expm1(-t.memory.gain_per_h * dt))
     persister = (cells == D) | (cells == E)
-    new = m + xp.where(persister, (f32(1) - m) * gain * s, f32(0)) - m * lose * (f32(1) - s)
+    new = m + xp.where(persister, (f32(1) - m) * f["memory_gain"] * s, f32(0)) - m * lose * (f32(1) - s)
     return xp.where(live, xp.clip(new, f32(0), f32(1)), m).astype(xp.float32)
 
 
@@ -231,7 +356,7 @@ def update(state: State, model, fx=None) -> State:
     total = rules[0][1]
     for _, k, _ in rules[1:]:
         total = total + k
-    p_any = pmath.one_minus_exp_neg(total * f32(model.params.step_h))
+    p_any = pmath.one_minus_exp_neg(total * plan(model, fx).f["step_h"])
     positive = total > f32(0)
     inv_total = xp.where(positive, f32(1) / xp.where(positive, total, f32(1)), f32(0))
     u = model.uniforms(Stream.FATE, state.step)[0]
