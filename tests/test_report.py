@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lattice.viewer.report import key_frames, main
+from lattice.viewer.report import key_frames, main, populations_figure, snapshots_figure
 from lattice.viewer.store import RunStore
 from viewer_conftest import real_run, write_foreign_zarr, write_synthetic_run
 
@@ -37,6 +37,60 @@ def test_report_writes_populations_and_snapshots(tmp_path, capsys):
     assert pixels_near(snap, codes.CELL_LABELS[codes.SENSITIVE][1]) > 500
     assert pixels_near(snap, codes.CELL_LABELS[codes.DTP][1]) > 100
     assert pixels_near(curves, codes.CELL_LABELS[codes.SENSITIVE][1]) > 50
+
+
+def _height(ax, t: float, y: float) -> float:
+    """Height of a data point in axes fraction (0 bottom, 1 top), through the axis scale."""
+    return float((ax.transScale + ax.transLimits).transform((t, y))[1])
+
+
+def test_log_scale_makes_a_few_cells_visible(tmp_path):
+    """Five cells next to a total of about 300: a sliver above zero on a linear axis, a good
+    part of the height on the default log axis."""
+    write_synthetic_run(tmp_path / "run")
+    st = RunStore(tmp_path / "run")
+    log_ax = populations_figure(st).axes[0]
+    lin_ax = populations_figure(st, log=False).axes[0]
+    assert log_ax.get_yscale() == "symlog" and lin_ax.get_yscale() == "linear"
+    assert _height(lin_ax, 24.0, 5.0) - _height(lin_ax, 24.0, 0.0) < 0.03
+    assert _height(log_ax, 24.0, 5.0) - _height(log_ax, 24.0, 0.0) > 0.3
+    assert _height(log_ax, 24.0, 0.0) == pytest.approx(0.0)  # zero counts on the bottom edge
+    for ax, unit in ((log_ax, "cells (count, log scale)"), (lin_ax, "cells (count)")):
+        assert ax.get_ylabel() == unit and ax.get_xlabel() == "time (h)"
+
+
+def test_report_axes_have_units(tmp_path):
+    write_synthetic_run(tmp_path / "run")
+    fig = snapshots_figure(RunStore(tmp_path / "run"))
+    panels = [ax for ax in fig.axes if ax.images]
+    colorbars = [ax for ax in fig.axes if not ax.images]
+    assert len(panels) == 3 * 2  # cells, oxygen, drug at start and "nadir, end"
+    for ax in panels:  # outer panels name their axis with its unit; inner ones share it
+        assert ax.get_xlabel() in ("", "x (µm)") and (ax.get_xlabel() or not ax.get_xticks().size)
+        assert ax.get_ylabel().endswith("y (µm)") or not ax.get_yticks().size
+    assert sum(ax.get_xlabel() == "x (µm)" for ax in panels) == 2
+    assert sorted(ax.get_ylabel() for ax in colorbars) == ["drug_primary (µM)", "oxygen (mmHg)"]
+
+
+def test_report_cli_scale_and_sweep_titles(tmp_path, capsys):
+    import matplotlib.image
+
+    for i, arm in enumerate(("adaptive", "continuous")):
+        write_synthetic_run(tmp_path / "sweep" / str(i), n_frames=2, overrides=[f"treatment={arm}", "seed=1"])
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "log")]) == 0
+    assert main([str(tmp_path / "sweep"), "--linear", "--out", str(tmp_path / "lin")]) == 0
+    out = capsys.readouterr().out.split()
+    assert len(out) == 8 and {Path(p).parent.name for p in out} == {"0", "1"}
+    log_png = matplotlib.image.imread(tmp_path / "log" / "0" / "populations.png")
+    lin_png = matplotlib.image.imread(tmp_path / "lin" / "0" / "populations.png")
+    assert log_png.shape == lin_png.shape and not np.array_equal(log_png, lin_png)
+    from lattice.viewer.names import open_named_runs
+
+    titles = [populations_figure(st).axes[0].get_title() for st in open_named_runs([tmp_path / "sweep"])]
+    assert titles == ["treatment=adaptive: populations", "treatment=continuous: populations"]
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "sweep"), "--log", "--linear"])
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_key_frames(tmp_path):

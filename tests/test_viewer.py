@@ -95,7 +95,8 @@ def test_layers_names_dtypes_colours_scale(run2d):
     assert list(cells.features["state"])[codes.DTP] == "dtp"
     assert o2.metadata["units"] == "mmHg" and layers["drug_primary"].metadata["units"] == "µM"
     assert tuple(o2.contrast_limits) == (0.0, 38.0)
-    assert {n for n, lay in layers.items() if lay.visible} == {"oxygen", "drug_primary", "cells", "immune"}
+    # one field at first: the primary drug (oxygen under it would wash the view out)
+    assert {n for n, lay in layers.items() if lay.visible} == {"drug_primary", "cells", "immune"}
     # the frame data are the written ones
     np.testing.assert_array_equal(np.asarray(cells.data[3]), frame_arrays(3, (32, 32))["cells"])
 
@@ -117,6 +118,73 @@ def test_reader_on_lattice_run_output(kind):
         assert tuple(cells.scale[1:]) == st.spacing_zyx_um
     assert cells.scale[0] == 12.0
     assert (np.asarray(cells.data[0]) == codes.SENSITIVE).any()
+
+
+def test_untreated_run_shows_oxygen_only(tmp_path):
+    write_synthetic_run(tmp_path / "untreated", with_drug=False)
+    layers = layers_of(tmp_path / "untreated")
+    assert list(layers) == ["oxygen", "glucose", "cells", "immune"]
+    assert {n for n, lay in layers.items() if lay.visible} == {"oxygen", "cells", "immune"}
+
+
+def test_field_shown_first_without_oxygen_or_drug(run2d):
+    from lattice.viewer.reader import field_shown_first
+
+    st = RunStore(run2d)
+    assert field_shown_first(st) == "drug_primary"
+    st.fields = [f for f in st.fields if f["name"] == "glucose"]  # a run with one other field
+    assert field_shown_first(st) == "glucose"
+    st.fields = []
+    assert field_shown_first(st) is None
+
+
+def test_sweep_runs_are_named_by_their_overrides(tmp_path):
+    """A Hydra sweep directory (jobs 0, 1, 2) opens with each run named by the overrides that
+    differ between the jobs, not by the job number."""
+    sweep = tmp_path / "multirun"
+    jobs = [("adaptive", 0), ("adaptive", 1), ("continuous", 0)]
+    for i, (arm, seed) in enumerate(jobs):
+        write_synthetic_run(sweep / str(i), n_frames=2,
+                            overrides=[f"treatment={arm}", f"seed={seed}", "grid.shape=[32,32]"])
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    reader = napari_get_reader(str(sweep))
+    tuples = reader(str(sweep))
+    names = [kw["name"] for _, kw, _ in tuples]
+    for arm, seed in jobs:
+        assert f"treatment={arm} seed={seed}: cells" in names
+    labels = {kw["metadata"][META_KEY]["run_label"] for _, kw, _ in tuples}
+    assert labels == {"treatment=adaptive seed=0", "treatment=adaptive seed=1", "treatment=continuous seed=0"}
+
+
+def test_override_names(tmp_path):
+    from lattice.viewer.names import override_labels, read_overrides
+
+    def job(name, lines):
+        d = tmp_path / name
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(lines)
+        return d
+
+    a = job("a", "- treatment=adaptive\n- +treatment.drugs.second.kind=cytotoxic\n- ~immune\n")
+    assert read_overrides(a) == {"treatment": "adaptive", "+treatment.drugs.second.kind": "cytotoxic", "~immune": ""}
+    # one run alone: all its overrides; a deletion keeps its bare key
+    assert override_labels([a], ["a"]) == ["treatment=adaptive +treatment.drugs.second.kind=cytotoxic ~immune"]
+    # unreadable or missing files: the directory label, never an exception
+    bad = job("bad", "- [unclosed\n")
+    odd = job("odd", "treatment: adaptive\n")  # a mapping, not Hydra's list
+    (tmp_path / "none").mkdir()
+    assert read_overrides(bad) == {} and read_overrides(odd) == {} and read_overrides(tmp_path / "none") == {}
+    assert override_labels([bad, tmp_path / "none"], ["bad", "none"]) == ["bad", "none"]
+    # same differing overrides twice (two sweeps side by side): the directory label tells them apart
+    b1, b2 = job("s1/0", "- seed=1\n"), job("s2/0", "- seed=1\n")
+    c = job("s2/1", "- seed=2\n")
+    assert override_labels([b1, b2, c], ["s1/0", "s2/0", "s2/1"]) == ["seed=1 [s1/0]", "seed=1 [s2/0]", "seed=2"]
+    # replicates of one run share its overrides: named by their directories
+    r0, r1 = job("rep", "- seed=4\n") / "replicate_000", tmp_path / "rep" / "replicate_001"
+    r0.mkdir()
+    r1.mkdir()
+    assert read_overrides(r0) == {"seed": "4"}
+    assert override_labels([r0, r1], ["replicate_000", "replicate_001"]) == ["replicate_000", "replicate_001"]
 
 
 def test_live_store_picks_up_new_frames(tmp_path):

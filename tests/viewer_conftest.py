@@ -91,28 +91,39 @@ def events(n_frames: int) -> dict[str, float]:
             "dtp_fraction_at_nadir": 0.1, "progression_time_h": math.nan}
 
 
-def write_synthetic_run(run_dir: Path, n_frames: int = 5, shape: tuple[int, ...] = (32, 32), close: bool = True):
+def write_synthetic_run(run_dir: Path, n_frames: int = 5, shape: tuple[int, ...] = (32, 32), close: bool = True,
+                        with_drug: bool = True, overrides: list[str] | None = None):
     """Write ``n_frames`` frames of known content with the project's writer; returns the writer
-    (closed unless ``close=False``: then :func:`append_frames` continues the live run)."""
+    (closed unless ``close=False``: then :func:`append_frames` continues the live run).
+
+    ``with_drug=False``: an untreated run (no drug field, no treatment in the config).
+    ``overrides``: also write them to ``.hydra/overrides.yaml`` as Hydra does for a sweep job.
+    """
     from lattice.io import FrameWriter
 
+    treatment = {"name": "intermittent", "drugs": {"primary": {"schedule": {"kind": "intermittent"}}}}
     writer = FrameWriter(
-        Path(run_dir), shape=shape, spacing_um=SPACING_UM, field_specs=FIELDS,
-        config={"treatment": {"name": "intermittent", "drugs": {"primary": {"schedule": {"kind": "intermittent"}}}}},
+        Path(run_dir), shape=shape, spacing_um=SPACING_UM, field_specs=FIELDS if with_drug else FIELDS[:2],
+        config={"treatment": treatment if with_drug else {"name": "none", "drugs": {}}},
         config_yaml="treatment: {}\n", seed=0, replicate=0, version="test", frame_every_h=EVERY_H,
     )
-    append_frames(writer, n_frames)
+    if overrides is not None:
+        (Path(run_dir) / ".hydra").mkdir(parents=True, exist_ok=True)
+        (Path(run_dir) / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    append_frames(writer, n_frames, with_drug=with_drug)
     if close:
         writer.close()
     return writer
 
 
-def append_frames(writer, n: int) -> None:
+def append_frames(writer, n: int, with_drug: bool = True) -> None:
     """Append ``n`` more frames to a live synthetic run."""
     for _ in range(n):
         k = writer.n_frames
-        writer.write_frame(k * EVERY_H, int(k * EVERY_H), frame_arrays(k, writer.shape), timeseries(k + 1),
-                           events(k + 1))
+        arrays = frame_arrays(k, writer.shape)
+        if not with_drug:
+            arrays["fields"] = arrays["fields"][:2]
+        writer.write_frame(k * EVERY_H, int(k * EVERY_H), arrays, timeseries(k + 1), events(k + 1))
 
 
 def write_foreign_zarr(path: Path) -> Path:

@@ -13,8 +13,8 @@ import argparse
 import sys
 import time
 
-from lattice.viewer.reader import check_frames
-from lattice.viewer.store import open_runs
+# Only the standard library at module level: ``--help`` and argument errors answer at once; the
+# run readers, napari and Qt are imported once the arguments are known to be usable.
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,14 +35,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def open_in_viewer(viewer, paths, layout: str = "row", widgets: bool = True, follow: bool = False,
-                   interval_s: float = 2.0, ndisplay: int | None = None):
+                   interval_s: float = 2.0, ndisplay: int | None = None, runs=None):
     """Add the layers of every run under ``paths`` to ``viewer`` and dock the widgets.
 
+    ``runs``: the runs of ``paths`` already opened (:func:`~lattice.viewer.names.open_named_runs`).
     Returns ``(runs, layers, widgets)``.
     """
+    from lattice.viewer.names import open_named_runs
     from lattice.viewer.reader import add_layer_tuples, layer_tuples
 
-    runs = open_runs(paths)
+    runs = open_named_runs(paths) if runs is None else runs
     tuples = layer_tuples(runs, layout="overlay" if layout in ("grid", "overlay") else "row")
     layers = add_layer_tuples(viewer, tuples)
     if layout == "grid" and len(runs) > 1:
@@ -113,8 +115,11 @@ def wait_for_first_frames(runs, interval_s: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from lattice.viewer.names import open_named_runs
+    from lattice.viewer.reader import check_frames
+
     try:
-        runs = open_runs(args.paths)
+        runs = open_named_runs(args.paths)
         if args.follow:
             wait_for_first_frames(runs, args.interval)
         check_frames(runs)
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer = napari.Viewer(title="DTP Lattice — " + " | ".join(args.paths))
     layout = "grid" if args.grid else "overlay" if args.overlay else "row"
     open_in_viewer(viewer, args.paths, layout=layout, widgets=not args.no_widgets, follow=args.follow,
-                   interval_s=args.interval, ndisplay=args.ndisplay)
+                   interval_s=args.interval, ndisplay=args.ndisplay, runs=runs)
     napari.run()
     return 0
 

@@ -29,9 +29,22 @@ def on_intervals(time_h: np.ndarray, on: np.ndarray) -> list[tuple[float, float]
     return out
 
 
-def plot_populations(ax, store: RunStore, ts: dict[str, np.ndarray], legend: bool = True) -> None:
+def set_count_scale(ax, log: bool) -> None:
+    """Count axis of population curves: symmetric log (linear below one cell, so that zero
+    counts are drawn and 1, 10, 100… are evenly spaced), or linear; labelled with its unit."""
+    if log:
+        ax.set_yscale("symlog", linthresh=1.0, linscale=0.5)
+        ax.set_ylim(bottom=0.0)
+        ax.set_ylabel("cells (count, log scale)")
+    else:
+        ax.set_yscale("linear")
+        ax.set_ylabel("cells (count)")
+
+
+def plot_populations(ax, store: RunStore, ts: dict[str, np.ndarray], legend: bool = True, log: bool = False) -> None:
     """Draw one run's curves on a matplotlib axes: tumour states, total, stroma that changes,
-    immune cells (dashed), drug on/off shading. Shared with ``lattice-report``."""
+    immune cells (dashed), drug on/off shading; ``log``: log count axis (:func:`set_count_scale`).
+    Shared with ``lattice-report``."""
     if "time_h" not in ts or not len(ts["time_h"]):
         ax.text(0.5, 0.5, "no summary yet", ha="center", va="center", transform=ax.transAxes)
         return
@@ -56,7 +69,7 @@ def plot_populations(ax, store: RunStore, ts: dict[str, np.ndarray], legend: boo
         for j, (a, b) in enumerate(on_intervals(t, ts[f"on_{drug}"])):
             ax.axvspan(a, b, color=shade, alpha=0.18, lw=0, label=f"{drug} on" if j == 0 else None)
     ax.set_xlim(float(t[0]), float(t[-1]) if t[-1] > t[0] else float(t[0]) + 1.0)
-    ax.set_ylabel("cells")
+    set_count_scale(ax, log)
     ax.grid(alpha=0.25)
     if legend:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)

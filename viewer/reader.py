@@ -3,7 +3,11 @@
 The reader claims only run directories and ``run.zarr`` stores written by this project (root
 attribute ``dtp_lattice``) and returns None for anything else, so it coexists with other zarr
 readers (napari-ome-zarr). A directory of replicates or of a sweep opens every run in it side
-by side.
+by side, each named by its overrides (:mod:`lattice.viewer.names`).
+
+Only one field is visible at first (the primary drug if there is one, else oxygen): several
+translucent fields on top of each other wash the cells out. Every field layer has its colour
+bar on (napari shows a layer's bar only while the layer is visible).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lattice.viewer.store import RunStore, find_runs, open_runs
+from lattice.viewer.names import open_named_runs
+from lattice.viewer.store import RunStore, find_runs
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
@@ -36,7 +41,56 @@ def napari_get_reader(path: str | Sequence[str]) -> Callable[[Any], list[LayerDa
 def read_runs(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """Layer data tuples of every run under ``path`` (several runs are laid out side by side)."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    return layer_tuples(open_runs(paths))
+    tuples = layer_tuples(open_named_runs(paths))
+    _colorbars_on_insert(_current_viewer())
+    return tuples
+
+
+def _current_viewer():
+    """The napari viewer a reader is adding layers to (None outside napari)."""
+    try:
+        import napari
+
+        return napari.current_viewer()
+    except ImportError:  # pragma: no cover - the reader only runs inside napari
+        return None
+
+
+def _colorbars_on_insert(viewer) -> None:
+    """Turn on the colour bar of our field layers when napari inserts them into ``viewer``
+    (a reader can only return layer data and keyword arguments, and ``add_image`` takes no
+    colour-bar argument). napari connects the same function only once."""
+    if viewer is not None:
+        viewer.layers.events.inserted.connect(_show_inserted_colorbar)
+
+
+def _show_inserted_colorbar(event) -> None:
+    show_colorbars([event.value])
+
+
+def is_field_layer(layer) -> bool:
+    """Whether a napari layer is a field of a DTP Lattice run."""
+    meta = layer.metadata.get(META_KEY) if isinstance(layer.metadata, dict) else None
+    return bool(meta) and meta.get("kind") == "field"
+
+
+def show_colorbars(layers) -> None:
+    """Switch on the colour bar of every field layer among ``layers``."""
+    for layer in layers:
+        if is_field_layer(layer) and hasattr(layer, "colorbar"):
+            layer.colorbar.visible = True
+
+
+def field_shown_first(run: RunStore) -> str | None:
+    """The one field visible when a run opens: the primary drug's if the run has a drug, else
+    oxygen, else the first field."""
+    names = run.field_names
+    drug = run.primary_drug_field()
+    if drug in names:
+        return drug
+    if "oxygen" in names:
+        return "oxygen"
+    return names[0] if names else None
 
 
 def check_frames(runs: Sequence[RunStore]) -> None:
@@ -82,7 +136,8 @@ def _meta(run: RunStore, kind: str, keep_z: bool, **extra: Any) -> dict[str, Any
 def run_layer_tuples(
     run: RunStore, translate_x_um: float = 0.0, name_prefix: str = "", keep_z: bool = False,
 ) -> list[LayerDataTuple]:
-    """One run's layers, bottom to top: fields (oxygen first), cells, immune.
+    """One run's layers, bottom to top: fields (oxygen first; only :func:`field_shown_first`
+    visible), cells, immune.
 
     Names are the field names and ``cells`` / ``immune`` (with ``name_prefix``); every layer's
     metadata holds ``dtp_lattice`` (run path, label, kind, frame times, field units). A 2D run's
@@ -92,6 +147,7 @@ def run_layer_tuples(
     out: list[LayerDataTuple] = []
     names = run.field_names
     order = sorted(names, key=lambda n: (n != "oxygen", n != run.primary_drug_field(), names.index(n)))
+    shown = field_shown_first(run)
     cmaps = iter(FIELD_COLORMAPS * (1 + len(names) // len(FIELD_COLORMAPS)))
     for name in order:
         spec = run.field_spec(name)
@@ -102,7 +158,7 @@ def run_layer_tuples(
             "colormap": "inferno" if is_o2 else next(cmaps),
             "blending": "translucent" if is_o2 else "additive",
             "contrast_limits": run.contrast_limits(name),
-            "visible": run.visible_by_default(name),
+            "visible": name == shown,
             "metadata": {
                 **_meta(run, "field", keep_z, field=name, units=spec["units"], description=spec["description"]),
                 "units": spec["units"], "description": spec["description"],
@@ -148,4 +204,5 @@ def add_layer_tuples(viewer, tuples: Sequence[LayerDataTuple]) -> list:
     added = []
     for data, kwargs, kind in tuples:
         added.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
+    show_colorbars(added)
     return added

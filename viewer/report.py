@@ -2,12 +2,15 @@
 
 Writes, per run (a directory of replicates or a sweep gives one sub-folder per run):
 
-- ``populations.png``: every state, immune cells and drug on/off shading over time;
+- ``populations.png``: every state, immune cells and drug on/off shading over time, on a
+  log count axis by default (``--linear`` for a linear one) so that a few persisters next to
+  a thousand sensitive cells stay visible;
 - ``snapshots.png``: cell labels and oxygen (and the primary drug when there is one) at the
   key times: start, nadir (``events.nadir_time_h``), progression (when it happened), end —
   the frame nearest to each; 3D runs show their middle z slice.
 
-Uses matplotlib's Agg backend only (no Qt). Prints the paths written.
+Runs of a sweep are titled by their overrides (:mod:`lattice.viewer.names`). Uses matplotlib's
+Agg backend only (no Qt). Prints the paths written.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from lattice.viewer.store import RunStore, open_runs
+# numpy, zarr, h5py and matplotlib are imported where they are used: ``--help`` and argument
+# errors answer without loading them.
+if TYPE_CHECKING:
+    import numpy as np
+    from lattice.viewer.store import RunStore
 
 DPI = 120
 
@@ -43,6 +50,8 @@ def key_frames(store: RunStore, events: dict[str, float]) -> list[tuple[str, int
 
 
 def _label_rgba(store: RunStore, layer: str, data: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     lut = np.zeros((256, 4))
     for c in store.label_codes(layer):
         lut[c.code] = c.rgba
@@ -53,14 +62,16 @@ def _slice2d(store: RunStore, a: np.ndarray) -> np.ndarray:
     return a if a.ndim == 2 else a[a.shape[0] // 2]
 
 
-def write_populations(store: RunStore, out: Path) -> Path:
+def populations_figure(store: RunStore, log: bool = True):
+    """The population curves of one run (a matplotlib Figure); ``log``: symmetric-log count
+    axis (linear below one cell, so that zero is drawn)."""
     from lattice.viewer.plots import figure_legend, plot_populations
     from matplotlib.figure import Figure
 
     ts, events = store.summary()
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
-    plot_populations(ax, store, ts, legend=False)
+    plot_populations(ax, store, ts, legend=False, log=log)
     for key, event, style in (("nadir", "nadir_time_h", ":"), ("progression", "progression_time_h", "--")):
         t = events.get(event, math.nan)
         if math.isfinite(t):
@@ -68,14 +79,20 @@ def write_populations(store: RunStore, out: Path) -> Path:
             ax.annotate(key, (t, 1.0), xycoords=("data", "axes fraction"), fontsize=8, rotation=90,
                         va="top", ha="right", color="0.3")
     ax.set_xlabel("time (h)")
-    ax.set_title(f"{store.label}: populations")
+    ax.set_title(f"{store.label}: populations", wrap=True)
     figure_legend(fig, [ax], max_rows=20)
+    return fig
+
+
+def write_populations(store: RunStore, out: Path, log: bool = True) -> Path:
     path = out / "populations.png"
-    fig.savefig(path, dpi=DPI)
+    populations_figure(store, log=log).savefig(path, dpi=DPI)
     return path
 
 
-def write_snapshots(store: RunStore, out: Path) -> Path | None:
+def snapshots_figure(store: RunStore):
+    """Cell states and fields of one run at its key times (a matplotlib Figure), or None when
+    the run has no frame. Axes in µm on the outer panels; colour bars carry the field units."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -100,8 +117,13 @@ def write_snapshots(store: RunStore, out: Path) -> Path | None:
             cmap = "inferno" if name == "oxygen" else "viridis"
         for j, (title, k) in enumerate(frames):
             ax = fig.add_subplot(grid[i, j])
-            ax.set_xticks([])
-            ax.set_yticks([])
+            if i < len(rows) - 1:
+                ax.set_xticks([])
+            else:
+                ax.set_xlabel("x (µm)", fontsize=8)
+            if j > 0:
+                ax.set_yticks([])
+            ax.tick_params(labelsize=7)
             if i == 0:
                 ax.set_title(f"{title}\nt = {store.frame_times_h[k]:g} h", fontsize=9)
             if kind == "cells":
@@ -112,10 +134,10 @@ def write_snapshots(store: RunStore, out: Path) -> Path | None:
                 im = ax.imshow(_slice2d(store, store.frame_field(name, k)), extent=extent, cmap=cmap,
                                vmin=lo, vmax=hi, interpolation="nearest")
             if j == 0:
-                units = store.field_spec(name)["units"] if kind == "field" else ""
-                ax.set_ylabel("cell states" if kind == "cells" else f"{name} ({units})", fontsize=9)
+                ax.set_ylabel(f"{'cell states' if kind == 'cells' else name}\ny (µm)", fontsize=9)
         if kind == "field":
-            fig.colorbar(im, cax=fig.add_subplot(grid[i, -1]), label=store.field_spec(name)["units"])
+            units = store.field_spec(name)["units"]
+            fig.colorbar(im, cax=fig.add_subplot(grid[i, -1]), label=f"{name} ({units})" if units else name)
     counts_any = set()
     for _, k in frames:
         counts_any |= set(store.counts("cells", k))
@@ -124,21 +146,30 @@ def write_snapshots(store: RunStore, out: Path) -> Path | None:
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=8)
     where = " (middle z slice)" if not store.is2d else ""
-    fig.suptitle(f"{store.label}: key times{where}; voxel {sx:g} µm", fontsize=10)
+    fig.suptitle(f"{store.label}: key times{where}; voxel {sx:g} µm", fontsize=10, wrap=True)
+    return fig
+
+
+def write_snapshots(store: RunStore, out: Path) -> Path | None:
+    fig = snapshots_figure(store)
+    if fig is None:
+        return None
     path = out / "snapshots.png"
     fig.savefig(path, dpi=DPI)
     return path
 
 
-def write_report(run: Path | str, out: Path | str | None = None) -> list[Path]:
+def write_report(run: Path | str, out: Path | str | None = None, log: bool = True) -> list[Path]:
     """Write the report PNGs of every run under ``run``; returns the paths written.
 
-    ``out`` defaults to ``<run dir>/report``; with several runs, one sub-folder per run.
+    ``out`` defaults to ``<run dir>/report``; with several runs, one sub-folder per run (named
+    like the run's directory). ``log``: log count axis of the population curves.
     """
     import matplotlib
+    from lattice.viewer.names import open_named_runs
 
     matplotlib.use("Agg", force=False)
-    stores = open_runs([run])
+    stores = open_named_runs([run])
     base = Path(out) if out is not None else None
     written: list[Path] = []
     for store in stores:
@@ -147,7 +178,7 @@ def write_report(run: Path | str, out: Path | str | None = None) -> list[Path]:
         else:
             target = base / store.run_dir.name if len(stores) > 1 else base
         target.mkdir(parents=True, exist_ok=True)
-        written.append(write_populations(store, target))
+        written.append(write_populations(store, target, log=log))
         snap = write_snapshots(store, target)
         if snap is not None:
             written.append(snap)
@@ -158,9 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lattice-report", description="Write PNG figures of a DTP Lattice run.")
     p.add_argument("run", metavar="RUN", help="run directory or run.zarr (or a directory of runs)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN/report)")
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument("--log", dest="log", action="store_true", default=True,
+                       help="log count axis for the population curves (default): a few DTPs stay visible")
+    scale.add_argument("--linear", dest="log", action="store_false", help="linear count axis instead")
     args = p.parse_args(argv)
     try:
-        paths = write_report(args.run, args.out)
+        paths = write_report(args.run, args.out, log=args.log)
     except ValueError as exc:
         print(f"lattice-report: error: {exc}", file=sys.stderr)
         return 2

@@ -213,8 +213,8 @@ class LegendWidget(QWidget):
 # Population curves
 
 class PopulationPlot(QWidget):
-    """Population curves of every run shown (one axes per run, shared time axis in hours) with a
-    vertical marker at the time slider's frame; clicking the plot moves the slider to the frame
+    """Population curves of every run shown (one axes per run, shared time axis in hours, log
+    count axis unless "log scale" is unticked) with a vertical marker at the time slider's frame; clicking the plot moves the slider to the frame
     nearest to the clicked time."""
 
     def __init__(self, napari_viewer) -> None:
@@ -227,6 +227,7 @@ class PopulationPlot(QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(220)
         self.log_y = QCheckBox("log scale")
+        self.log_y.setChecked(True)  # a few persisters next to thousands of sensitive cells stay visible
         self.log_y.toggled.connect(self.redraw)
         self.setLayout(QVBoxLayout())
         self.layout().addWidget(self.canvas)
@@ -250,11 +251,9 @@ class PopulationPlot(QWidget):
         t_max = []
         for ax, run in zip(axes, self.runs):
             ts, _ = run.store.summary()
-            plot_populations(ax, run.store, ts, legend=False)
+            plot_populations(ax, run.store, ts, legend=False, log=self.log_y.isChecked())
             if len(ts.get("time_h", ())):
                 t_max.append(float(ts["time_h"][-1]))
-            if self.log_y.isChecked():
-                ax.set_yscale("symlog", linthresh=1.0)
             if len(self.runs) > 1:
                 ax.set_title(run.label, fontsize=9)
             self.markers.append(ax.axvline(0.0, color="black", lw=1.2, alpha=0.8))
