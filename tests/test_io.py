@@ -1,8 +1,10 @@
-"""Run outputs (docs/outputs.md): run.zarr frames + OME-Zarr 0.5 metadata, summary.h5, state, resume.
+"""Run outputs (docs/outputs.md): run.zarr frames + OME-Zarr 0.5 metadata, summary.h5, checkpoint, resume.
 
+One-replicate runs through :class:`FrameWriter` (the ensemble layout is in test_io_ensemble.py).
 Small lattices only; every store is read back with plain zarr / h5py and validated with
-ome-zarr-models, and the crash paths (a write interrupted at each step, disk full) are checked
-to leave earlier frames readable and a resumable state.
+ome-zarr-models, and the crash paths (a write interrupted at each step, disk full, a damaged
+checkpoint) are checked to leave earlier frames readable and a resumable state, or a one-line
+error naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from lattice.io import (
     FrameWriter,
     OutputError,
     RunExistsError,
+    checkpoint,
+    layout,
     open_run,
     prepare_run_dir,
     read_summary,
     write_summary,
-    zarr_store,
 )
-from lattice.io.zarr_store import RunReader, chunk_layout, is_lattice_run
+from lattice.io.layout import chunk_layout, is_lattice_run
+from lattice.io.reader import RunReader
 from lattice.state import VOXEL_ARRAYS, State
 
 FIELDS = [
@@ -136,34 +140,38 @@ def check_frames(run_dir: Path, shape, ks: list[int]) -> None:
 def check_summary(run_dir: Path, k: int) -> None:
     with h5py.File(run_dir / "summary.h5", "r") as f:
         rows = fake_rows(STEPS[k])
-        assert list(f["timeseries"]) == list(rows)
+        assert list(f["timeseries"]) == ["replicate", *rows]
+        np.testing.assert_array_equal(f["timeseries"]["replicate"][()], np.zeros(len(rows["time_h"])))
         for name, col in rows.items():
             np.testing.assert_array_equal(f["timeseries"][name][()], col)
+            assert f["timeseries"][name].dtype == col.dtype
         assert f["events"].attrs["nadir_time_h"] == float(k)
+        assert f["events"]["nadir_time_h"][()].tolist() == [float(k)]
         assert math.isnan(f["events"].attrs["nadir_burden"])
         assert math.isnan(f["events"].attrs["dtp_fraction_at_nadir"])
         assert f.attrs["config"] == CONFIG_YAML and f.attrs["version"] == "0.1.0-test" and f.attrs["seed"] == 7
 
 
 def check_state(state, shape, k: int) -> None:
+    """The checkpoint of frame k: one replicate, replicate axis first."""
     a = fake_state(shape, k)
-    assert state.step == STEPS[k] and state.time_h == float(STEPS[k])
+    assert state.step == STEPS[k] and state.time_h == float(STEPS[k]) and state.replicates == 1
     assert set(state.arrays) == set(a)
     for name in a:
         assert state.arrays[name].dtype == a[name].dtype
-        np.testing.assert_array_equal(state.arrays[name], a[name])
+        np.testing.assert_array_equal(state.arrays[name], a[name][None])
     rows = fake_rows(STEPS[k])
     assert list(state.timeseries) == list(rows)
     for name in rows:
-        np.testing.assert_array_equal(state.timeseries[name], rows[name])
-    assert state.events["nadir_time_h"] == float(k) and math.isnan(state.events["nadir_burden"])
+        np.testing.assert_array_equal(state.timeseries[name], rows[name][None])
+    assert state.events[0]["nadir_time_h"] == float(k) and math.isnan(state.events[0]["nadir_burden"])
 
 
 @pytest.fixture
 def sharded(monkeypatch):
     """Force the sharded layout on small lattices."""
-    monkeypatch.setattr(zarr_store, "SINGLE_CHUNK_MAX_BYTES", 16)
-    monkeypatch.setattr(zarr_store, "INNER_CHUNK_BYTES", 16)
+    monkeypatch.setattr(layout, "SINGLE_CHUNK_MAX_BYTES", 16)
+    monkeypatch.setattr(layout, "INNER_CHUNK_BYTES", 16)
 
 
 SHAPES = {"2d": (6, 5), "3d": (4, 6, 5)}
@@ -215,6 +223,7 @@ def test_three_frames_round_trip(tmp_path, request, dim, layout):
     root = json.loads((store / "zarr.json").read_text())["attributes"]
     meta, ome = root["dtp_lattice"], root["ome"]
     assert meta["version"] == "0.1.0-test" and meta["seed"] == 7 and meta["replicate"] == 0
+    assert meta["schema_version"] == 2 and meta["replicates"] == 1 and meta["frames"] is True
     assert meta["fields"] == FIELDS
     assert meta["frame_times_h"] == [0.0, 24.0, 48.0]
     assert meta["config"]["grid"] == CONFIG["grid"] and meta["config"]["tumour"]["cap"] == "inf"
@@ -293,6 +302,29 @@ def test_first_frame_not_at_zero_gets_time_translation(tmp_path):
     assert label["multiscales"][0]["datasets"][0]["coordinateTransformations"][1]["translation"][0] == 24.0
 
 
+def test_uneven_frames_get_a_time_axis_in_frames_not_wrong_hours(tmp_path):
+    """Frames at 0, 24 and 30 h cannot be put on an OME axis in hours (index × scale): the axis
+    counts frames instead (scale 1, no unit), the true times stay in frame_times_h, the store
+    stays valid; evenly spaced frames keep hours."""
+    shape = SHAPES["2d"]
+    run_dir = tmp_path / "run"
+    w = make_writer(run_dir, shape)
+    for t in (0, 24):
+        w.write_frame(float(t), t, fake_state(shape, 0), fake_rows(t), {})
+    ome = json.loads((run_dir / "run.zarr/zarr.json").read_text())["attributes"]["ome"]
+    assert ome["multiscales"][0]["axes"][0] == {"name": "t", "type": "time", "unit": "hour"}
+    w.write_frame(30.0, 30, fake_state(shape, 0), fake_rows(30), {})
+    w.close()
+    validate_ome(run_dir / "run.zarr")
+    ome = json.loads((run_dir / "run.zarr/zarr.json").read_text())["attributes"]["ome"]
+    assert ome["multiscales"][0]["axes"][0] == {"name": "t", "type": "time"}
+    assert ome["multiscales"][0]["datasets"][0]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [1.0, 1.0, 20.0, 20.0, 20.0]}]
+    label = json.loads((run_dir / "run.zarr/labels/cells/zarr.json").read_text())["attributes"]["ome"]
+    assert label["multiscales"][0]["axes"][0] == {"name": "t", "type": "time"}
+    assert list(open_run(run_dir).frame_times_h) == [0.0, 24.0, 30.0]
+
+
 def test_write_frame_rejects_bad_input(tmp_path):
     shape = SHAPES["2d"]
     w = make_writer(tmp_path / "run", shape)
@@ -358,18 +390,25 @@ def test_summary_round_trip_and_checks(tmp_path):
     rows = fake_rows(5)
     write_summary(path, rows, {"nadir_burden": 3, "extra_event": None}, CONFIG_YAML, "v", 3)
     ts, events, attrs = read_summary(path)
-    assert list(ts) == list(rows)
+    assert list(ts) == ["replicate", *rows]
     for name in rows:
         np.testing.assert_array_equal(ts[name], rows[name])
         assert ts[name].dtype == rows[name].dtype
     assert events["nadir_burden"] == 3.0 and math.isnan(events["extra_event"])
     assert all(math.isnan(events[k]) for k in ("nadir_time_h", "dtp_fraction_at_nadir", "progression_time_h"))
-    assert attrs == {"config": CONFIG_YAML, "version": "v", "seed": 3}
+    assert attrs == {"config": CONFIG_YAML, "version": "v", "seed": 3, "replicates": 1, "schema_version": 2}
+    assert all(isinstance(attrs[k], int) for k in ("seed", "replicates", "schema_version"))
+    one, _, _ = read_summary(path, replicate=0)
+    assert list(one) == list(rows)  # a replicate's rows, without the replicate column
+    with pytest.raises(KeyError, match="replicates 0…0, not 1"):
+        read_summary(path, replicate=1)
     with pytest.raises(ValueError, match="equal lengths"):
         write_summary(path, {"a": np.zeros(3), "b": np.zeros(4)}, {}, "", "v", 0)
     with pytest.raises(ValueError, match="1-D"):
+        write_summary(path, {"a": np.zeros((3, 2, 2))}, {}, "", "v", 0)
+    with pytest.raises(ValueError, match="events are given for 1 replicates, expected 3"):
         write_summary(path, {"a": np.zeros((3, 2))}, {}, "", "v", 0)
-    assert read_summary(path)[0].keys() == rows.keys()  # the failed writes left the file alone
+    assert read_summary(path, replicate=0)[0].keys() == rows.keys()  # the failed writes left the file alone
 
 
 def test_summary_write_failure_keeps_previous_file(tmp_path, monkeypatch):
@@ -399,7 +438,7 @@ def crash(*args, **kwargs):
     raise Crash
 
 
-@pytest.mark.parametrize("where", ["_append_frame", "_write_summary", "_commit_frame", "write_state_group"])
+@pytest.mark.parametrize("where", ["_write_frames", "_write_summary", "_commit", "write_state_group"])
 def test_crash_before_commit_resumes_from_previous_frame(tmp_path, monkeypatch, where):
     """A crash in steps 1–4 (before the new state is complete) loses only the frame being written."""
     shape = SHAPES["3d"]
@@ -407,23 +446,23 @@ def test_crash_before_commit_resumes_from_previous_frame(tmp_path, monkeypatch, 
     w = make_writer(run_dir, shape)
     write(w, shape, 0)
     write(w, shape, 1)
-    if where == "_append_frame":  # die after the data write
-        orig = FrameWriter._append_frame
+    if where == "_write_frames":  # die after the data write
+        orig = FrameWriter._write_frames
 
         def append_then_crash(self, *a):
             orig(self, *a)
             raise Crash
 
-        monkeypatch.setattr(FrameWriter, "_append_frame", append_then_crash)
+        monkeypatch.setattr(FrameWriter, "_write_frames", append_then_crash)
     elif where == "write_state_group":  # die half-way through writing the new state
-        orig = zarr_store._write_array
+        orig = checkpoint.write_array
 
         def partial(group, name, *a):
             if name == "memory":
                 raise Crash
             orig(group, name, *a)
 
-        monkeypatch.setattr(zarr_store, "_write_array", partial)
+        monkeypatch.setattr(checkpoint, "write_array", partial)
     else:
         monkeypatch.setattr(FrameWriter, where, crash)
     with pytest.raises(Crash):
@@ -435,7 +474,7 @@ def test_crash_before_commit_resumes_from_previous_frame(tmp_path, monkeypatch, 
     r = open_run(run_dir)
     assert r.n_frames == len(committed)
     check_frames(run_dir, shape, committed)
-    check_summary(run_dir, 1 if where in ("_append_frame", "_write_summary") else 2)
+    check_summary(run_dir, 1 if where in ("_write_frames", "_write_summary") else 2)
     validate_ome(run_dir / "run.zarr")
 
     w2, state = FrameWriter.reopen(run_dir)
@@ -549,14 +588,14 @@ def test_disk_full_raises_output_error_and_keeps_frames(tmp_path, monkeypatch, w
             raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "summary.h5.tmp"))
         monkeypatch.setattr(h5py, "File", h5_full)
     else:
-        real = zarr_store._write_array
+        real = checkpoint.write_array
 
         def state_full(group, name, *a):
             if name == "clock":
                 raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / ".state.tmp" / name))
             real(group, name, *a)
 
-        monkeypatch.setattr(zarr_store, "_write_array", state_full)
+        monkeypatch.setattr(checkpoint, "write_array", state_full)
     with pytest.raises(OutputError) as info:
         write(w, shape, 2)
     monkeypatch.undo()
@@ -616,36 +655,60 @@ def test_state_keys_match_state_dataclass():
     assert set(fake_state((3, 3), 0)) == {*VOXEL_ARRAYS, "fields"}
 
 
-def test_replicates_resume_from_a_common_step_after_a_crash_between_them(tmp_path, monkeypatch):
-    """Two replicates written together; the crash hits replicate 1 while frame 2 is written,
-    after replicate 0 completed it. Resume goes back to frame 1 for both (replicate 0 kept its
-    previous state), drops replicate 0's frame 2, and continues identically."""
-    from lattice.io import saved_step
-    from lattice.io.zarr_store import FrameWriter as FW
+def test_checkpoint_sparser_than_frames_resumes_from_the_checkpoint(tmp_path):
+    """Frames without a checkpoint stay readable; a reopen goes back to the checkpoint's frame
+    (the later frames are dropped, to be rewritten identically by the resumed run)."""
+    shape = SHAPES["2d"]
+    run_dir = tmp_path / "run"
+    w = make_writer(run_dir, shape)
+    write(w, shape, 0)
+    write(w, shape, 1)
+    for k in (2, 3):
+        w.record(float(STEPS[k]), STEPS[k], {n: a[None] for n, a in fake_state(shape, k).items()}, fake_rows(STEPS[k]),
+                 fake_events(k), checkpoint=False)
+    assert open_run(run_dir).n_frames == 4  # frames 2 and 3 are complete without a checkpoint
+    check_summary(run_dir, 3)
+    w2, state = FrameWriter.reopen(run_dir)
+    check_state(state, shape, 1)
+    assert w2.frame_times_h == [0.0, 24.0]
+    check_summary(run_dir, 1)
+    write(w2, shape, 2)
+    w2.close()
+    check_frames(run_dir, shape, [0, 1, 2])
 
-    shape = (6, 5)
-    specs = [dict(name="oxygen", units="mmHg", description="O2")]
-    dirs = [tmp_path / f"replicate_{r:03d}" for r in range(2)]
-    writers = [FW(d, shape=shape, spacing_um=20.0, field_specs=specs, config={"seed": 0}, config_yaml="seed: 0\n",
-                  seed=0, replicate=r, version="test", frame_every_h=1.0, keep_previous_state=True)
-               for r, d in enumerate(dirs)]
 
-    def arrays(v):
-        a = {k: np.full(shape, v, dtype=np.uint8 if k in ("cells", "immune") else np.float32)
-             for k in ("cells", "clock", "memory", "timer_h", "immune")}
-        a["fields"] = np.full((1, *shape), v, np.float32)
-        return a
+def _damaged_run(tmp_path) -> Path:
+    shape = SHAPES["3d"]
+    run_dir = tmp_path / "run"
+    w = make_writer(run_dir, shape)
+    write(w, shape, 0)
+    w.close()
+    return run_dir
 
-    for step in range(2):
-        for w in writers:
-            w.write_frame(float(step), step, arrays(step), {"time_h": np.arange(step + 1.0)}, {})
-    writers[0].write_frame(2.0, 2, arrays(2), {"time_h": np.arange(3.0)}, {})
-    assert [saved_step(d) for d in dirs] == [2, 1]
-    reopened = [FW.reopen(d, at_step=1) for d in dirs]
-    for w, s in reopened:
-        assert s.step == 1 and w.frame_times_h == [0.0, 1.0]
-        np.testing.assert_array_equal(s.arrays["fields"], arrays(1)["fields"])
-        w.write_frame(2.0, 2, arrays(7), {"time_h": np.arange(3.0)}, {})
-    for d in dirs:
-        root = zarr.open_group(str(d / "run.zarr"), mode="r", use_consolidated=False)
-        assert root["0"].shape[0] == 3 and float(root["0"][2].max()) == 7.0
+
+@pytest.mark.parametrize("damage", ["metadata", "chunk", "attributes"])
+def test_damaged_checkpoint_is_one_line_naming_the_file_and_the_fix(tmp_path, damage):
+    """A corrupt state/zarr.json, a truncated state chunk (a blosc error) or a checkpoint without
+    its 'step' give an OutputError naming the file and what to do, not a traceback."""
+    run_dir = _damaged_run(tmp_path)
+    state = run_dir / "run.zarr" / "state"
+    if damage == "metadata":
+        (state / "zarr.json").write_text('{"zarr_format": 3, "node_type": "gro')
+        named = state / "zarr.json"
+    elif damage == "chunk":
+        chunk = next(p for p in sorted((state / "fields").rglob("*")) if p.is_file() and p.name != "zarr.json")
+        chunk.write_bytes(chunk.read_bytes()[:20])
+        named = state / "fields"
+    else:
+        meta = json.loads((state / "zarr.json").read_text())
+        del meta["attributes"]["step"]
+        (state / "zarr.json").write_text(json.dumps(meta))
+        named = state
+    with pytest.raises(OutputError) as info:
+        FrameWriter.reopen(run_dir)
+    msg = str(info.value)
+    assert "\n" not in msg and str(named) in msg
+    assert "cannot be resumed" in msg and "output.overwrite=true" in msg
+    assert open_run(run_dir).frame(0)["cells"].size  # the frames stay readable
+    with pytest.raises(OutputError, match="unreadable"):
+        open_run(run_dir).state()

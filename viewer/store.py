@@ -1,9 +1,12 @@
 """Lazy, read-only access to run outputs for the viewer and the reports (no Qt, no napari).
 
-Reads the layout of docs/outputs.md straight from zarr, opening every store with
-``use_consolidated=False`` so a run that is still being written shows its complete frames:
-a frame exists once its time is listed in the root attribute ``dtp_lattice.frame_times_h``
-(the writer's commit point), whatever the arrays' ``t`` extent.
+Built on :class:`lattice.io.reader.RunReader`, the project's one reader of the layout of
+docs/outputs.md: it opens every store with ``use_consolidated=False``, so a run that is still
+being written shows its complete frames (a frame exists once its time is listed in the root
+attribute ``dtp_lattice.frame_times_h``, the writer's commit point). Both layouts open: one
+``run.zarr`` per run whose replicates are image groups ``replicate_<r>`` (each is shown as a run
+of its own), and the older directory per replicate. A run recorded with ``output.frames=false``
+has nothing to show and is refused with a message saying so.
 
 Images are dask arrays over the zarr chunks (one chunk, or one inner chunk of a shard, per
 frame and channel), so a run larger than memory opens instantly and only the shown slices are
@@ -12,7 +15,6 @@ read. 2D runs (``z = 1``) drop the singleton ``z`` axis in every layer.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from lattice.codes import CELL_LABELS, IMMUNE_LABELS
+from lattice.io.layout import ROOT_ATTR, is_lattice_run
+from lattice.io.reader import RunReader
+from lattice.io.reader import find_runs as _find_views
+from lattice.io.rundir import SUMMARY_NAME, ZARR_NAME
+from lattice.io.summary import read_summary as _read_summary
 
-ZARR_NAME = "run.zarr"
-SUMMARY_NAME = "summary.h5"
-ROOT_ATTR = "dtp_lattice"
 LABEL_LAYERS = ("cells", "immune")
 _DEFAULT_LABELS = {"cells": CELL_LABELS, "immune": IMMUNE_LABELS}
 
@@ -34,48 +38,27 @@ OXYGEN_MAX_MMHG = 38.0
 #: summary.h5 columns plotted for each label code (name in :mod:`lattice.codes` → column).
 IMMUNE_COLUMNS = {"t_cell": "t_cells", "exhausted_t_cell": "exhausted_t_cells", "macrophage": "macrophages"}
 
+__all__ = [
+    "IMMUNE_COLUMNS", "LABEL_LAYERS", "OXYGEN_MAX_MMHG", "ROOT_ATTR", "SUMMARY_NAME", "ZARR_NAME", "LabelCode",
+    "RunStore", "TimeMap", "find_runs", "is_lattice_store", "open_runs", "read_summary",
+]
+
 
 # --------------------------------------------------------------------------------------------
 # Finding runs
 
 
-def resolve_store(path: Path | str) -> Path | None:
-    """The ``run.zarr`` store of ``path`` (a run directory or the store itself), or None."""
-    path = Path(path).expanduser()
-    if (path / ZARR_NAME / "zarr.json").is_file():
-        return path / ZARR_NAME
-    if (path / "zarr.json").is_file():
-        return path
-    return None
-
-
 def is_lattice_store(path: Path | str) -> bool:
-    """Whether ``path`` is a run directory or ``run.zarr`` written by DTP Lattice: a zarr v3
-    group whose root attributes hold ``dtp_lattice``. Never raises."""
-    try:
-        store = resolve_store(path)
-        if store is None:
-            return False
-        meta = json.loads((store / "zarr.json").read_text())
-        return meta.get("node_type") == "group" and ROOT_ATTR in (meta.get("attributes") or {})
-    except Exception:  # noqa: BLE001 - anything unreadable is simply not ours
-        return False
+    """Whether ``path`` is a run directory, a ``run.zarr`` or a replicate group written by DTP
+    Lattice. Never raises."""
+    return is_lattice_run(path)
 
 
 def find_runs(path: Path | str) -> list[Path]:
-    """The run stores under ``path``: itself (run directory or ``run.zarr``), or, for a directory
-    of replicates (``replicate_000/``…) or a sweep, every direct sub-directory holding a run.
+    """The run views under ``path`` (see :func:`lattice.io.reader.find_runs`): the run itself, one
+    per replicate of an ensemble, or every run of a directory of replicates or of a sweep.
     Empty when ``path`` holds no DTP Lattice run."""
-    path = Path(path).expanduser()
-    if is_lattice_store(path):
-        return [resolve_store(path)]
-    if not path.is_dir() or (path / "zarr.json").is_file():
-        return []
-    try:
-        subs = sorted(p for p in path.iterdir() if p.is_dir())
-    except OSError:
-        return []
-    return [resolve_store(p) for p in subs if is_lattice_store(p)]
+    return _find_views(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,23 +136,30 @@ class LabelCode:
 
 
 class RunStore:
-    """One run's ``run.zarr`` (and ``summary.h5``), read lazily.
+    """One run view (one replicate of a run): its frames and its ``summary.h5`` rows, read lazily.
 
     Args:
-        path: run directory or ``run.zarr``.
-        label: short name shown in layer names and plots (default: the run directory's name).
+        path: run directory, ``run.zarr``, or an ensemble's ``run.zarr/replicate_<r>``.
+        label: short name shown in layer names and plots (default: the run directory's name, or
+            ``replicate_<r>`` for a replicate of an ensemble).
 
     Raises:
-        ValueError: ``path`` is not a DTP Lattice run.
+        ValueError: ``path`` is not a DTP Lattice run, or records no frames.
     """
 
     def __init__(self, path: Path | str, label: str | None = None) -> None:
-        store = resolve_store(path)
-        if store is None or not is_lattice_store(store):
-            raise ValueError(f"{path} is not a DTP Lattice run (no run.zarr with a '{ROOT_ATTR}' root attribute)")
-        self.store_path = store.absolute()
-        self.run_dir = self.store_path.parent
-        self.label = label or self.run_dir.name
+        try:
+            reader = RunReader(path)
+        except (FileNotFoundError, ValueError):
+            raise ValueError(
+                f"{path} is not a DTP Lattice run (no run.zarr with a '{ROOT_ATTR}' root attribute)") from None
+        if not reader.has_frames:
+            raise ValueError(f"{path} records only the summary (output.frames=false): there are no frames to show; "
+                             f"read {reader.summary_path} instead")
+        self.reader = reader
+        self.store_path = reader.store_path
+        self.run_dir = reader.run_dir
+        self.label = label or reader.label
         self.refresh()
 
     # -- metadata -------------------------------------------------------------------------------
@@ -179,27 +169,21 @@ class RunStore:
 
         Returns True when the number of complete frames changed (a live run grew).
         """
-        import zarr
-        from zarr.storage import LocalStore
-
         old = getattr(self, "n_frames", None)
-        root = zarr.open_group(store=LocalStore(self.store_path, read_only=True), mode="r", use_consolidated=False)
-        attrs = root.attrs.asdict()
-        meta = attrs[ROOT_ATTR]
-        self.root = root
-        self.meta = meta
-        self.ome = attrs.get("ome", {})
-        self.config = meta.get("config") or {}
-        self.version = meta.get("version", "")
-        self.image = root["0"]
-        self.label_arrays = {layer: root[f"labels/{layer}/0"] for layer in LABEL_LAYERS}
-        complete = len(meta.get("frame_times_h", []))
-        extents = [self.image.shape[0], *(a.shape[0] for a in self.label_arrays.values())]
-        self.n_frames = min(complete, *extents)
-        self.frame_times_h = np.asarray(meta.get("frame_times_h", [])[: self.n_frames], dtype=float)
+        r = self.reader.refresh()
+        self.root = r.root
+        self.meta = r.meta
+        self.ome = r.ome
+        self.config = r.config or {}
+        self.version = r.version
+        self.replicate = r.replicate
+        self.image = r.fields
+        self.label_arrays = {"cells": r.cells, "immune": r.immune}
+        self.n_frames = r.n_frames
+        self.frame_times_h = np.asarray(r.frame_times_h, dtype=float)
         self.fields: list[dict[str, str]] = [
             {"name": str(f.get("name")), "units": str(f.get("units", "")), "description": str(f.get("description", ""))}
-            for f in meta.get("fields", [])
+            for f in r.field_specs
         ]
         self.zyx = tuple(int(n) for n in self.image.shape[2:])
         self.is2d = self.zyx[0] == 1
@@ -352,40 +336,51 @@ class RunStore:
         return self.run_dir / SUMMARY_NAME
 
     def summary(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-        """``summary.h5`` timeseries and events; empty dicts when the file is missing or
-        unreadable (a run that has not written its first frame yet)."""
-        return read_summary(self.summary_path)
+        """This replicate's ``summary.h5`` rows and events; empty dicts when the file is missing
+        or unreadable (a run that has not written its first frame yet)."""
+        try:
+            return self.reader.summary()
+        except (OSError, KeyError):
+            return {}, {}
 
 
-def read_summary(path: Path | str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """``(timeseries, events)`` of a ``summary.h5``; empty dicts when it cannot be read."""
+def read_summary(path: Path | str, replicate: int = 0) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """``(timeseries, events)`` of one replicate of a ``summary.h5``; empty dicts when it cannot
+    be read."""
     try:
-        import h5py
-
-        with h5py.File(Path(path), "r") as f:
-            ts = {name: np.asarray(f["timeseries"][name][()]) for name in f["timeseries"]} if "timeseries" in f else {}
-            ev = {name: float(v) for name, v in f["events"].attrs.items()} if "events" in f else {}
+        ts, ev, _ = _read_summary(Path(path), replicate=replicate)
         return ts, ev
     except (OSError, KeyError):
         return {}, {}
 
 
 def open_runs(paths: Iterable[Path | str]) -> list[RunStore]:
-    """Open every run under ``paths`` (see :func:`find_runs`), labelled by directory name (made
-    unique with the parent's name when two share one).
+    """Open every run view under ``paths`` (see :func:`find_runs`), labelled by directory name
+    (``replicate_<r>`` for an ensemble's replicates; made unique with the parent's name when two
+    share one).
 
     Raises:
         ValueError: a path holds no DTP Lattice run.
     """
-    stores: list[Path] = []
+    views: list[Path] = []
     for p in paths:
         found = find_runs(p)
         if not found:
             raise ValueError(f"{p} holds no DTP Lattice run (no run.zarr with a '{ROOT_ATTR}' root attribute)")
-        stores.extend(found)
-    labels = [s.parent.name for s in stores]
+        views.extend(found)
+    run_dirs = [_run_dir(v) for v in views]
+    labels = [v.name if v.name.startswith("replicate_") and v.parent.name == ZARR_NAME else d.name
+              for v, d in zip(views, run_dirs)]
     if len(set(labels)) < len(labels):
-        labels = [f"{s.parent.parent.name}/{s.parent.name}" for s in stores]
+        labels = [f"{d.parent.name}/{lab}" if lab == d.name else f"{d.name}/{lab}" for d, lab in zip(run_dirs, labels)]
     if len(set(labels)) < len(labels):
         labels = [f"{lab} [{i}]" for i, lab in enumerate(labels)]
-    return [RunStore(s, lab) for s, lab in zip(stores, labels)]
+    return [RunStore(v, lab) for v, lab in zip(views, labels)]
+
+
+def _run_dir(view: Path) -> Path:
+    """The run directory of a run view path (``run.zarr``, ``run.zarr/replicate_<r>`` or the directory)."""
+    view = Path(view)
+    if view.parent.name == ZARR_NAME and view.name.startswith("replicate_"):
+        return view.parent.parent
+    return view.parent if view.name == ZARR_NAME else view
