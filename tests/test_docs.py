@@ -3,7 +3,9 @@
 1. the MkDocs site builds in strict mode (every nav page exists, every link and anchor between
    pages resolves, the API pages render, the generated parameter reference holds the schema);
 2. no tracked file points at a path outside the repository (team notes, absolute work folders);
-3. every relative link in README.md and docs/**/*.md names a file (and heading) that exists.
+3. every relative link in README.md and docs/**/*.md names a file (and heading) that exists;
+4. every work cited by author and year in parameter sources, presets and the model page has a
+   full reference in docs/references.md.
 """
 
 from __future__ import annotations
@@ -166,3 +168,36 @@ def test_relative_links_resolve(page):
         if anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
             broken.append(f"{target}: no heading with anchor #{anchor}")
     assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+# --- 4. every cited source has a full reference --------------------------------------------------
+
+CITATION = re.compile(
+    r"\b((?:van )?[A-Z][a-zA-Zéü\-]+(?: (?:&|and) [A-Z][a-zA-Zéü\-]+)?)(?: et al\.)?,? ((?:19|20)\d\d)\b"
+)
+
+
+def _citations(text: str) -> set[str]:
+    """"Author 2010", "Author et al. 2010", "A & B 1997" -> "Author 2010", "A & B 1997"."""
+    return {f"{m.group(1).replace(' and ', ' & ')} {m.group(2)}" for m in CITATION.finditer(text)}
+
+
+def test_citation_pattern():
+    assert _citations("(Sharma et al. 2010; Francis and Palsson 1997, van Dam 2017)") == {
+        "Sharma 2010", "Francis & Palsson 1997", "van Dam 2017"}
+
+
+def test_every_cited_source_has_a_full_reference():
+    """The parameter sources, the presets' comments and the model page cite works by author and
+    year; docs/references.md must hold each of them (full citations live there)."""
+    from lattice.params.run import RunParams
+    from lattice.params.spec import describe
+
+    texts = [source for *_, source in describe(RunParams)]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "conf").rglob("*.yaml"))]
+    texts += [(ROOT / "docs" / "model.md").read_text(encoding="utf-8")]
+    cited = set().union(*(_citations(t) for t in texts))
+    assert len(cited) > 30, "the citation scan found too little to be meaningful"
+    references = (ROOT / "docs" / "references.md").read_text(encoding="utf-8")
+    missing = sorted(c for c in cited if c not in references)
+    assert not missing, f"cited but not in docs/references.md: {missing}"
