@@ -44,7 +44,9 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
     parser = get_args_parser()
     parser.prog = PROG
     parser.error = lambda message: _fail(f"{message}; see {PROG} --help")  # type: ignore[method-assign]
-    return parser.parse_args(argv)
+    # Flags may come anywhere (lattice-run seed=1 -m tumour.cycle_h=12,24); Hydra is then handed
+    # the flags first and the overrides after them.
+    return parser.parse_intermixed_args(argv)
 
 
 # -- running ------------------------------------------------------------------------------------

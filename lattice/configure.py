@@ -65,18 +65,32 @@ def _reject_unknown(cfg: DictConfig, cls: type, path: str) -> None:
 
 
 def schema_field(path: str) -> dataclasses.Field | None:
-    """The schema field of a dotted key (list indices and mapping entries resolve to their field)."""
+    """The schema field of a dotted key; list indices are dropped and mapping entries resolve to
+    the mapping's field, or into the dataclass of its values (``treatment.drugs.NAME.dose_uM``)."""
+    import typing
+
     node: Any = RunParams
     found = None
-    for part in [p for p in re.sub(r"\[\d+\]", "", path).split(".") if p]:
+    parts = [p for p in re.sub(r"\[\d+\]", "", path).split(".") if p]
+    i = 0
+    while i < len(parts):
         if not dataclasses.is_dataclass(node):
             return found if isinstance(_default(found), dict) else None
         fields = {f.name: f for f in dataclasses.fields(node)}
-        if part not in fields:
+        if parts[i] not in fields:
             return None
-        found = fields[part]
+        found = fields[parts[i]]
         default = _default(found)
-        node = type(default) if dataclasses.is_dataclass(default) else None
+        if isinstance(default, dict):
+            args = typing.get_args(typing.get_type_hints(node).get(parts[i]))
+            value_type = args[1] if len(args) == 2 else None
+            if dataclasses.is_dataclass(value_type) and i + 2 < len(parts):
+                node, i = value_type, i + 2  # step over the entry's name into its dataclass
+                continue
+            node = None
+        else:
+            node = type(default) if dataclasses.is_dataclass(default) else None
+        i += 1
     return found
 
 
@@ -164,7 +178,7 @@ def explain(exc: BaseException) -> str:
     if conv:
         kind = {"integer": "whole number", "float": "number"}.get(conv.group(3).lower(), conv.group(3).lower())
         shown = override or f"{key}={conv.group(1)}"
-        return f"{shown} is not valid: {key} must be a {kind}; {_value_hint(key or '', kind)}"
+        return f"{shown} is not a {kind}: {_value_hint(key or '', kind)}"
     if "is not a ListConfig, list or tuple" in text:
         return f"{override or key} is not a list: write {key}=[...], e.g. grid.shape=[200,200]"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
