@@ -9,20 +9,7 @@
 #include "philox.cuh"
 #include "lattice.cuh"
 
-#define EMPTY 0
-#define VESSEL 9
-#define SENSITIVE 1
-#define RESISTANT 5
-#define DEAD 6
-#define NO_IMMUNE 0
-#define T_CELL 1
-#define EXHAUSTED_T_CELL 2
-#define STREAM_IMMUNE 10
-#define STREAM_IMMUNE_MOVE 11
-#define NO_KEY 2.0f
-#define FLAG_DIED 1
-#define FLAG_BY_MACROPHAGE 2
-#define FLAG_RECRUITED 4
+#include "constants.cuh"  // codes, streams, IMMUNE_* flags, NO_KEY (generated from Python)
 
 
 // Contact direction k (0: the voxel itself; k >= 1: offsets[k - 1]) from v, sign +1 or -1.
@@ -31,8 +18,6 @@ __device__ __forceinline__ bool contact(const Dims d, long v, const int* offsets
     const int* o = offsets + 3 * (k - 1);
     return neighbour(d, v, sign * o[0], sign * o[1], sign * o[2], out);
 }
-
-__device__ __forceinline__ bool is_live(uint8_t c) { return c >= SENSITIVE && c <= RESISTANT; }
 
 // Kill step 1: each effector T cell picks one live tumour cell in contact (u0 × n) and succeeds
 // when u1 < potency[v] × p_target[w]; successful ones get direction and key u2, others -1.
@@ -45,11 +30,11 @@ extern "C" __global__ void kill_choose(const uint8_t* cells, const uint8_t* immu
     if (v >= d.R * nvox) return;
     target[v] = -1;
     key[v] = NO_KEY;
-    if (immune[v] != T_CELL) return;
+    if (immune[v] != IM_T_CELL) return;
     int n = 0;
     for (int k = 0; k <= n_dirs; ++k) {
         long w;
-        if (contact(d, v, offsets, k, 1, &w) && is_live(cells[w])) ++n;
+        if (contact(d, v, offsets, k, 1, &w) && is_live_tumour(cells[w])) ++n;
     }
     if (n == 0) return;
     float u[4];
@@ -59,7 +44,7 @@ extern "C" __global__ void kill_choose(const uint8_t* cells, const uint8_t* immu
     int seen = 0;
     for (int k = 0; k <= n_dirs; ++k) {
         long w;
-        if (contact(d, v, offsets, k, 1, &w) && is_live(cells[w])) {
+        if (contact(d, v, offsets, k, 1, &w) && is_live_tumour(cells[w])) {
             if (seen == choice) {
                 const float p = potency[v] * p_target[w];
                 if (u[1] < p) { target[v] = k; key[v] = u[2]; }
@@ -100,7 +85,7 @@ extern "C" __global__ void kill_apply(const uint8_t* cells, const float* clock, 
     uint8_t c = cells[v];
     float clk = clock[v], tim = timer[v];
     const bool dies = killer[v] >= 0;
-    if (dies) { c = DEAD; clk = 0.0f; tim = step_h; }
+    if (dies) { c = C_DEAD; clk = 0.0f; tim = step_h; }
     bool w_ok = false;
     uint8_t k = kills[v];
     const int t = target[v];
@@ -126,14 +111,14 @@ extern "C" __global__ void turnover(const uint8_t* cells, const uint8_t* immune,
     float u[4];
     philox_uniforms(seed, (uint32_t)(v / nvox), (uint32_t)(v % nvox), step, STREAM_IMMUNE, 1, u);
     uint8_t im = immune[v], k = kills[v], f = 0;
-    if (im == T_CELL || im == EXHAUSTED_T_CELL) {
+    if (im == IM_T_CELL || im == IM_EXHAUSTED_T_CELL) {
         if (u[0] < p_death[v]) {
-            f |= FLAG_DIED;
-            if (u[0] < q_macrophage[v]) f |= FLAG_BY_MACROPHAGE;
-            im = NO_IMMUNE; k = 0;
+            f |= IMMUNE_DIED;
+            if (u[0] < q_macrophage[v]) f |= IMMUNE_BY_MACROPHAGE;
+            im = IM_NONE; k = 0;
         }
-    } else if (im == NO_IMMUNE && cells[v] == VESSEL && u[1] < p_recruit[v]) {
-        im = T_CELL; k = 0; f |= FLAG_RECRUITED;
+    } else if (im == IM_NONE && cells[v] == C_VESSEL && u[1] < p_recruit[v]) {
+        im = IM_T_CELL; k = 0; f |= IMMUNE_RECRUITED;
     }
     immune_out[v] = im; kills_out[v] = k; flags[v] = f;
 }
@@ -153,11 +138,11 @@ extern "C" __global__ void move_choose(const uint8_t* immune, const bool* arrest
     key[v] = u[1];
     target[v] = -1;
     const uint8_t im = immune[v];
-    if (!((im == T_CELL || im == EXHAUSTED_T_CELL) && !arrested[v])) return;
+    if (!((im == IM_T_CELL || im == IM_EXHAUSTED_T_CELL) && !arrested[v])) return;
     float total = 0.0f;
     for (int k = 0; k < n_dirs; ++k) {
         long w;
-        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && immune[w] == NO_IMMUNE)
+        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && immune[w] == IM_NONE)
             total = total + weights[k * N + v];
     }
     const float threshold = u[0] * total;
@@ -165,7 +150,7 @@ extern "C" __global__ void move_choose(const uint8_t* immune, const bool* arrest
     int chosen = -1, last = -1;
     for (int k = 0; k < n_dirs; ++k) {
         long w;
-        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && immune[w] == NO_IMMUNE) {
+        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && immune[w] == IM_NONE) {
             cum = cum + weights[k * N + v];
             last = k;
             if (chosen < 0 && cum > threshold) chosen = k;
@@ -183,7 +168,7 @@ extern "C" __global__ void move_accept(const uint8_t* immune, const int* target,
     if (v >= d.R * nvox) return;
     int best_dir = -1;
     float best = NO_KEY;
-    if (immune[v] == NO_IMMUNE) {
+    if (immune[v] == IM_NONE) {
         for (int k = 0; k < n_dirs; ++k) {
             long m;  // the mover sits at v - offset[k]
             if (!neighbour(d, v, -offsets[3 * k], -offsets[3 * k + 1], -offsets[3 * k + 2], &m)) continue;
@@ -212,7 +197,7 @@ extern "C" __global__ void move_apply(const uint8_t* immune, const uint8_t* kill
     if (t >= 0) {
         long q;
         if (neighbour(d, v, offsets[3 * t], offsets[3 * t + 1], offsets[3 * t + 2], &q) && winner[q] == t) {
-            im = NO_IMMUNE; k = 0;
+            im = IM_NONE; k = 0;
         }
     }
     immune_out[v] = im; kills_out[v] = k;

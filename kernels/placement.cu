@@ -4,13 +4,7 @@
 #include "stdint.cuh"
 #include "philox.cuh"
 #include "lattice.cuh"
-
-#define EMPTY 0
-#define NORMAL 10
-#define STREAM_PLACEMENT 2
-
-
-__device__ __forceinline__ bool is_free(uint8_t c) { return c == EMPTY || c == NORMAL; }
+#include "constants.cuh"  // is_free_space, STREAM_PLACEMENT, NO_KEY (generated from Python)
 
 // Step 1: each dividing cell picks a free neighbour uniformly (u0 × n_free) and a key u1.
 extern "C" __global__ void choose_targets(const uint8_t* cells, const bool* intents, const int* offsets,
@@ -28,7 +22,7 @@ extern "C" __global__ void choose_targets(const uint8_t* cells, const bool* inte
     int n_free = 0;
     for (int k = 0; k < n_dirs; ++k) {
         long w;
-        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && is_free(cells[w])) ++n_free;
+        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && is_free_space(cells[w])) ++n_free;
     }
     if (n_free == 0) return;
     int choice = (int)(u[0] * (float)n_free);
@@ -36,7 +30,7 @@ extern "C" __global__ void choose_targets(const uint8_t* cells, const bool* inte
     int seen = 0;
     for (int k = 0; k < n_dirs; ++k) {
         long w;
-        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && is_free(cells[w])) {
+        if (neighbour(d, v, offsets[3 * k], offsets[3 * k + 1], offsets[3 * k + 2], &w) && is_free_space(cells[w])) {
             if (seen == choice) { target[v] = k; return; }
             ++seen;
         }
@@ -51,8 +45,8 @@ extern "C" __global__ void accept(const uint8_t* cells, const int* target, const
     const long v = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (v >= d.R * nvox) return;
     int best_dir = -1;
-    float best_key = 2.0f;
-    if (is_free(cells[v])) {
+    float best_key = NO_KEY;
+    if (is_free_space(cells[v])) {
         for (int k = 0; k < n_dirs; ++k) {
             long m;  // the mother sits at v − offset[k]
             if (!neighbour(d, v, -offsets[3 * k], -offsets[3 * k + 1], -offsets[3 * k + 2], &m)) continue;

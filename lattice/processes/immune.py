@@ -71,7 +71,7 @@ from lattice.state import IMMUNE_EVENTS, State
 EVENT = {name: i for i, name in enumerate(IMMUNE_EVENTS)}
 #: Bits of the per-voxel ``flags`` of :func:`turnover`.
 DIED, BY_MACROPHAGE, RECRUITED = 1, 2, 4
-NO_KEY = 2.0  # keys are < 1
+NO_KEY = placement.NO_KEY  # keys are uniforms < 1
 
 
 def initial(state: State, model) -> State:
