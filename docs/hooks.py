@@ -2,7 +2,8 @@
 
 ``docs/parameters.md`` on disk is only a pointer for readers of the raw repository; the site shows
 the table that :func:`lattice.params.doc.reference_table` builds from the parameter dataclasses,
-so the page can never drift from the code's defaults, units and sources.
+split into one section per config group, so the page can never drift from the code's defaults,
+units and sources.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ parameter dataclasses in `lattice/params/` at each build of this site (the same 
 by `python -m lattice.params.doc`). Group presets (organs, hosts, treatments, experiments) change
 some of these values; see [the model](model.md) for what each rule does with them,
 [configuration](configuration.md) for how to set them and [references](references.md) for the
-sources.
-
+sources and what "solid", "check" and "uncertain" mean.
 """
+
+#: Section title of the keys that belong to no group (seed, backend, duration_h, ...).
+TOP_LEVEL = "Run"
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
@@ -27,7 +30,24 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return markdown
     from lattice.params.doc import reference_table
 
-    return INTRO + escape_html(reference_table()) + "\n"
+    # The table is wide: give it the width of the navigation sidebar (Material's `hide`).
+    page.meta["hide"] = ["navigation"]
+    return INTRO + grouped(escape_html(reference_table())) + "\n"
+
+
+def grouped(table: str) -> str:
+    """One ``##`` section per config group (the key's first part), in the schema's order."""
+    header, rule, *rows = table.splitlines()
+    sections: dict[str, list[str]] = {}
+    for row in rows:
+        key = row.split("`")[1]
+        group = key.split(".")[0] if "." in key else TOP_LEVEL
+        sections.setdefault(group, []).append(row)
+    out = []
+    for group, group_rows in sections.items():
+        title = TOP_LEVEL if group == TOP_LEVEL else f"`{group}`"
+        out += ["", f"## {title}", "", header, rule, *group_rows]
+    return "\n".join(out)
 
 
 def escape_html(markdown: str) -> str:
