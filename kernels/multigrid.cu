@@ -287,6 +287,7 @@ extern "C" __global__ void __launch_bounds__(256)
     a0c[so] = nc / dc;
 }
 
+#ifndef LATTICE_HOST
 // Dense LU without pivoting, float64, of the coarsest operator of each field (one block per
 // field): A_ii = a0_i + α·W64_i, A_ij = −α·G_ij; then for k: A_ik /= A_kk (i > k),
 // A_ij −= A_ik·A_kj (i, j > k).
@@ -329,6 +330,44 @@ extern "C" __global__ void __launch_bounds__(256)
     }
     for (int t = threadIdx.x; t < n * n; t += blockDim.x) LU[(i64)b * n * n + t] = A[t];
 }
+
+#else  // LATTICE_HOST: the host build (kernels/_host.py) has no block-shared memory; thread 0
+       // of the block factorises the field's matrix in place in LU, same operations and order.
+extern "C" __global__ void mg_lu(int nz, int ny, int nx, int hx, i64 cs, const float* __restrict__ a0,
+                                 const double* __restrict__ alpha64, const double* __restrict__ w64,
+                                 const double* __restrict__ G, double* __restrict__ LU) {
+    if (threadIdx.x != 0) return;
+    const int n = nz * ny * nx;
+    const int b = blockIdx.x;
+    const double al = alpha64[b];
+    const Lev L = {nz, ny, nx, hx, 1, 0, 1, 1.0f, 0, 0};
+    double* A = LU + (i64)b * n * n;
+    for (int t = 0; t < n * n; ++t) {
+        const int i = t / n, j = t - (t / n) * n;
+        double v;
+        if (i == j) {
+            const int x = i % nx, y = (i / nx) % ny, z = i / (nx * ny);
+            const double a = (double)a0[split_index(L, cs, b, z, y, x)];
+            const double d = al * w64[i];
+            v = a + d;
+        } else {
+            const double g = G[t];
+            const double na = -al;
+            v = g != 0.0 ? na * g : 0.0;
+        }
+        A[t] = v;
+    }
+    for (int k = 0; k < n - 1; ++k) {
+        const double akk = A[k * n + k];
+        for (int i = k + 1; i < n; ++i) A[i * n + k] = A[i * n + k] / akk;
+        for (int i = k + 1; i < n; ++i)
+            for (int j = k + 1; j < n; ++j) {
+                const double p = A[i * n + k] * A[k * n + j];
+                A[i * n + j] = A[i * n + j] - p;
+            }
+    }
+}
+#endif
 
 // One red–black half-sweep of one colour on one level: c ← c + r·inv, inv = 1/(a0 + α·W).
 // Reads c from cin0/cin1 (the current buffers of both colours), writes the colour's c to cout.
@@ -494,6 +533,7 @@ extern "C" __global__ void __launch_bounds__(256)
     cp[o] = cp[o] + P;
 }
 
+#ifndef LATTICE_HOST
 // Coarsest level, one block of 64 threads per field: y = LU⁻¹ rhs in float64 (forward then
 // backward substitution, the NumPy loops' order). mode 0: rhs = f, c = float32(y);
 // mode 1 (the finest level is the coarsest): rhs = residual, c = c + float32(y).
@@ -547,6 +587,50 @@ extern "C" __global__ void __launch_bounds__(64)
         cp[o] = mode == 0 ? s : cp[o] + s;
     }
 }
+
+#else  // LATTICE_HOST: thread 0 of the block solves the field's system serially, same order.
+extern "C" __global__ void mg_coarse_solve(LEVEL_PARAMS, i64 cs, int mode, int inhom, const double* __restrict__ LU,
+                                           const float* __restrict__ f, const float* __restrict__ a0,
+                                           const float* __restrict__ alpha32, const float* __restrict__ two_g,
+                                           float* c0, float* c1) {
+    if (threadIdx.x != 0) return;
+    const int n = nz * ny * nx;
+    const int b = blockIdx.x;
+    const Lev L = LEVEL_INIT;
+    const double* A = LU + (i64)b * n * n;
+    double yv[MG_MAXN];
+    for (int i = 0; i < n; ++i) {  // every right-hand side before any write (the device's barrier)
+        const int x = i % nx, y = (i / nx) % ny, z = i / (nx * ny);
+        if (mode == 0) {
+            yv[i] = (double)f[split_index(L, cs, b, z, y, x)];
+        } else {
+            const float al = alpha32[b];
+            const Ctx k = {L, cs, b, uniform ? al * scale : al, two_g[b], inhom, c0, c1, f, a0};
+            float c, a;
+            yv[i] = (double)residual_at(k, z, y, x, &c, &a);
+        }
+    }
+    for (int k = 0; k < n - 1; ++k)
+        for (int i = k + 1; i < n; ++i) {
+            const double p = A[i * n + k] * yv[k];
+            yv[i] = yv[i] - p;
+        }
+    for (int k = n - 1; k >= 0; --k) {
+        yv[k] = yv[k] / A[k * n + k];
+        for (int i = 0; i < k; ++i) {
+            const double p = A[i * n + k] * yv[k];
+            yv[i] = yv[i] - p;
+        }
+    }
+    for (int i = 0; i < n; ++i) {
+        const int x = i % nx, y = (i / nx) % ny, z = i / (nx * ny);
+        const float s = (float)yv[i];
+        const i64 o = (i64)b * cs + slot(L, z, y, x);
+        float* cp = ((x + y + z) & 1) ? c1 : c0;
+        cp[o] = mode == 0 ? s : cp[o] + s;
+    }
+}
+#endif
 
 // Finest level back to the natural (B, nz, ny, nx) layout.
 extern "C" __global__ void __launch_bounds__(256)
