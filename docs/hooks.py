@@ -3,10 +3,13 @@
 ``docs/parameters.md`` on disk is only a pointer for readers of the raw repository; the site shows
 the table that :func:`lattice.params.doc.reference_table` builds from the parameter dataclasses,
 split into one section per config group, so the page can never drift from the code's defaults,
-units and sources.
+units and sources. Docstrings rendered by mkdocstrings lose their Sphinx role names
+(":mod:", ":func:") on the way to the page.
 """
 
 from __future__ import annotations
+
+import re
 
 GENERATED_PAGE = "parameters.md"
 
@@ -19,6 +22,11 @@ some of these values; see [the model](model.md) for what each rule does with the
 [configuration](configuration.md) for how to set them and [references](references.md) for the
 sources and what "solid", "check" and "uncertain" mean.
 """
+
+#: Sphinx cross-reference roles left in docstrings (":mod:`x`"), as rendered by mkdocstrings:
+#: the role name before a code span, and the "~" that shortens a dotted name.
+SPHINX_ROLE = re.compile(r":(?:mod|func|class|meth|data|attr|obj|file|exc):(?=<code>)")
+SHORTEN = re.compile(r"<code>~")
 
 #: Section title of the keys that belong to no group (seed, backend, duration_h, ...).
 TOP_LEVEL = "Run"
@@ -57,3 +65,8 @@ def escape_html(markdown: str) -> str:
     for i in range(0, len(parts), 2):  # even pieces are outside backticks
         parts[i] = parts[i].replace("<", "&lt;").replace(">", "&gt;")
     return "`".join(parts)
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """Drop the Sphinx role names that some docstrings use, keeping the code span they mark."""
+    return SHORTEN.sub("<code>", SPHINX_ROLE.sub("", html))
