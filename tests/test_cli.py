@@ -16,7 +16,7 @@ SMALL = ["grid.shape=[24,24]", "duration_h=6", "output.every_h=2", "tumour.initi
 
 
 def lattice_run(args, cwd: Path, timeout=300):
-    return subprocess.run([sys.executable, "-m", "lattice.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lattice.cli", *args], check=False, cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -56,6 +56,7 @@ def test_single_run_writes_zarr_and_summary(tmp_path):
     ts = read_counts(run)
     assert len(ts["time_h"]) == 7 and ts["tumour_total"][0] > 0
     assert (run / ".hydra" / "config.yaml").exists()
+    assert not (run / "cli.log").exists(), "no empty log file in every run directory"
     assert "output:" in proc.stdout or "run.zarr" in proc.stdout
 
 
@@ -66,6 +67,63 @@ def test_existing_run_is_not_overwritten(tmp_path):
     proc = lattice_run(args, tmp_path)
     assert proc.returncode == 1 and "resume=" in proc.stderr and "overwrite" in proc.stderr
     assert (tmp_path / "run" / "summary.h5").read_bytes() == before
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
+
+
+def test_refused_run_leaves_the_earlier_run_byte_identical(tmp_path):
+    """Issue 13 item 3: a second run into the directory of a finished one is refused before
+    Hydra writes anything: every file of the earlier run, .hydra/ included, keeps its bytes."""
+    small = ["grid.shape=[16,16]", "duration_h=2", "output.progress=false", "backend=numpy"]
+    first = lattice_run([*small, "seed=1", f"hydra.run.dir={tmp_path / 'X'}"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = tree(tmp_path)
+    assert "X/.hydra/config.yaml" in before and "X/summary.h5" in before
+    for args in (["seed=2"], ["seed=2", "backend=cupy"], ["grid.shape=[100000,100000]"]):
+        proc = lattice_run([*small, *args, f"hydra.run.dir={tmp_path / 'X'}"], tmp_path)
+        assert proc.returncode in (1, 2) and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert tree(tmp_path) == before, f"{args} changed the earlier run"
+    assert b"seed: 1" in before["X/.hydra/config.yaml"]
+
+
+def test_hydra_flags_print_and_write_nothing(tmp_path):
+    """--cfg job|hydra|all, -p, --info and --help work (the command line is parsed by Hydra's own
+    parser) and create no directory."""
+    job = lattice_run(["--cfg", "job", "grid=3d"], tmp_path)
+    assert job.returncode == 0, job.stderr
+    assert "shape:\n  - 64\n  - 64\n  - 64" in job.stdout.replace("  shape", "shape")
+    assert lattice_run(["--cfg", "hydra"], tmp_path).stdout.lstrip().startswith("hydra:")
+    everything = lattice_run(["--cfg", "all"], tmp_path).stdout
+    assert "hydra:" in everything and "tumour:" in everything
+    package = lattice_run(["--cfg", "job", "-p", "tumour.cycle_h"], tmp_path)
+    assert package.returncode == 0 and package.stdout.strip().endswith("18.0"), package.stdout
+    info = lattice_run(["--info", "searchpath"], tmp_path)
+    assert info.returncode == 0 and "pkg://lattice.conf" in info.stdout
+    text = lattice_run(["--help"], tmp_path).stdout
+    lines = text.splitlines()
+    assert lines[0].startswith("lattice-run: simulate tumour tissue")
+    assert len(lines) < 80, "help is a page, not a config dump"
+    for needle in ("experiment=dtp_relapse", "resume=", "-m ", "--cfg job", "runs/", "run.zarr", "summary.h5",
+                   "lattice-view", "lattice-report", "python -m lattice.params.doc", "--config-dir",
+                   "treatment: adaptive"):
+        assert needle in text, needle
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_experiment_over_a_chosen_group_warns_in_one_line(tmp_path):
+    """grid=3d experiment=persister_assay: the preset's 2D grid.shape wins, and says so."""
+    from lattice.configure import preset_conflicts
+
+    warnings = preset_conflicts(["grid=3d", "experiment=persister_assay"])
+    assert len(warnings) == 1 and "grid.shape=[200, 200]" in warnings[0] and "grid=3d" in warnings[0]
+    assert preset_conflicts(["grid=3d", "experiment=persister_assay", "grid.shape=[8,8,8]"]) == []
+    assert preset_conflicts(["experiment=checkpoint_blockade", "organ=liver"]) == [], \
+        "a group option chosen over the preset's own default-list choice wins silently: nothing replaced"
+    proc = lattice_run(["--cfg", "job", "-p", "grid.shape", "grid=3d", "experiment=persister_assay"], tmp_path)
+    warn = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 0 and len(warn) == 1 and warn[0].startswith("lattice-run: warning:"), proc.stderr
 
 
 def test_sweep_basic_and_joblib_launchers(tmp_path):
@@ -121,7 +179,7 @@ def test_killed_run_keeps_complete_frames_and_resumes_exactly(tmp_path):
         try:
             if open_run(killed).n_frames >= 4:
                 break
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - the run is still being created: poll again
             pass
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
