@@ -46,9 +46,9 @@ def field_params(params: RunParams) -> dict[str, FieldParams]:
     Without drugs the death signal is not solved (it only acts on drug-induced persister entry),
     so drug-free runs cost no more than before; its channel stays at 0. The microenvironment
     fields (hgf, tgfb with stroma; ifng, chemokine with T cells) are channels only in runs where
-    something secretes them (:func:`lattice.processes.stroma.active_fields`).
+    something secretes them (:func:`lattice.fields.active_fields`).
     """
-    from lattice.processes.stroma import IMMUNE_FIELDS, STROMA_FIELDS, active_fields
+    from lattice.fields import IMMUNE_FIELDS, STROMA_FIELDS, active_fields
 
     active = active_fields(params)
     named = {k: v for k, v in params.fields.named().items()

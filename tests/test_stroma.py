@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lattice import codes
-from lattice.processes import diffusion, stroma
+from lattice.processes import sources
 from tests.conftest import build_model
 from tests.test_tumour_rules import assert_binomial
 
@@ -26,7 +26,7 @@ def test_scattered_cafs_fill_the_tumour_and_its_margin():
     assert not caf[np.broadcast_to(dist > 400, caf.shape)].any()
     inside = np.broadcast_to(dist <= 400, caf.shape)
     assert_binomial(int(caf[inside].sum()), int(inside.sum()), 0.2)
-    tumour = (state.cells >= codes.SENSITIVE) & (state.cells <= codes.RESISTANT)
+    tumour = codes.is_live_tumour(state.cells)
     assert not (tumour & caf).any() and tumour.sum() > 500
     assert {"hgf", "tgfb"} <= set(model.registry.names)
 
@@ -77,9 +77,9 @@ def test_secretion_tables_of_both_layers():
     state = state.replace(cells=cells, immune=imm, fields=fields)
     names = list(model.registry.names)
     idx = list(range(len(names)))
-    _, secretion = diffusion.rate_tables(model)
+    _, secretion = sources.rate_tables(model)
     base = np.moveaxis(secretion[idx][:, cells], 0, 1).reshape(len(idx), 12, 12)
-    s = stroma.add_sources(base.copy(), state, model, idx, 1, (12, 12)).reshape(len(idx), 12, 12)
+    s = sources.add_immune_sources(base.copy(), state, model, idx, 1, (12, 12)).reshape(len(idx), 12, 12)
     hgf, ifng, chem = (s[names.index(n)] for n in ("hgf", "ifng", "chemokine"))
     fp = model.params.fields
     assert hgf[2, 2] == pytest.approx(fp.hgf.secretion_per_min["caf"])
@@ -103,7 +103,7 @@ def hgf_assay(treatment: str):
     bands = np.nonzero((state.cells[0] == codes.CAF).any(axis=0))[0]
     dist = np.min(np.abs(np.arange(120)[:, None] - bands[None, :]), axis=1)
     near, far = (dist >= 1) & (dist <= 4), dist >= 20
-    live = lambda s: (s.cells >= codes.SENSITIVE) & (s.cells <= codes.RESISTANT)
+    live = lambda s: codes.is_live_tumour(s.cells)
     n_near, n_far = int(live(state)[..., near].sum()), int(live(state)[..., far].sum())
     for _ in range(72):
         state = model.step(state)

@@ -93,7 +93,7 @@ def test_colony_radius_grows_linearly_with_ample_nutrients():
     for k in range(1, 433):
         state = model.step(state)
         if k % 24 == 0 and k >= 72:
-            n = int(((state.cells >= codes.SENSITIVE) & (state.cells <= codes.RESISTANT)).sum())
+            n = int(codes.is_live_tumour(state.cells).sum())
             times.append(k)
             radii.append(math.sqrt(n / math.pi))
     t, r = np.array(times, float), np.array(radii)

@@ -1,13 +1,8 @@
 """Transport of every field over one cell step (docs/model.md, step 2).
 
-Uptake and secretion come from the cells as they are at the start of the step: each field has
-a lookup table from occupant code to first-order uptake u (1/min) and to secretion s
-(units/min); vessel voxels add their permeability p to u and p × blood level to s; the immune
-layer adds its own secretion table and tumour chemokine rises with IFN-γ
-(:func:`lattice.processes.stroma.add_sources`). For a drug
-field ``drug_<name>`` the blood level is the replicate's plasma level over this step
-(``State.exposure``, set by :mod:`lattice.processes.therapy`), so its vessel source is
-p × exposure[r] per replicate and per step. The solver (``fields.solver``) then advances
+Uptake and secretion come from the cells as they are at the start of the step
+(:mod:`lattice.processes.sources`: the cell layer's lookup tables, vessels, drug delivery from
+the plasma, the immune layer and the IFN-γ boost of the chemokine). The solver (``fields.solver``) then advances
 ∂c/∂t = D∇²c − (λ + u)c + s by the step in ``fields.substeps`` solves.
 """
 
@@ -15,31 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lattice import codes
-from lattice.processes import stroma
+from lattice.fields import field  # noqa: F401  (re-exported: processes read fields through it)
+from lattice.processes.sources import add_drug_vessel_sources, add_immune_sources, rate_tables
 from lattice.solvers import get_solver
 from lattice.state import State
-
-
-def rate_tables(model) -> tuple[np.ndarray, np.ndarray]:
-    """``(uptake, secretion)`` lookup tables, float32 ``(F, 256)`` indexed by occupant code."""
-    if "diffusion.tables" not in model.cache:
-        n = len(model.registry)
-        uptake = np.zeros((n, 256), dtype=np.float64)
-        secretion = np.zeros((n, 256), dtype=np.float64)
-        for i, spec in enumerate(model.registry):
-            fp = spec.params
-            for table, rates in ((uptake, fp.uptake_per_min), (secretion, fp.secretion_per_min)):
-                # Broad classes first ("tumour"), so that specific states ("dtp") override them.
-                for cls_name in sorted(rates, key=lambda k: -len(codes.RATE_CLASSES[k])):
-                    table[i, list(codes.RATE_CLASSES[cls_name])] = rates[cls_name]
-            uptake[i, codes.VESSEL] += fp.vessel_permeability_per_min
-            secretion[i, codes.VESSEL] += fp.vessel_permeability_per_min * fp.vessel_value
-        xp = model.xp
-        model.cache["diffusion.tables"] = (
-            xp.asarray(uptake, dtype=xp.float32), xp.asarray(secretion, dtype=xp.float32)
-        )
-    return model.cache["diffusion.tables"]
 
 
 def update(state: State, model) -> State:
@@ -66,8 +40,8 @@ def update(state: State, model) -> State:
         def per_field(attr, idx=idx):
             return xp.asarray(np.tile([getattr(specs[i].params, attr) for i in idx], R), dtype=xp.float32)
 
-        s = _add_drug_vessel_sources(s, state, model, idx, R, spatial)
-        s = stroma.add_sources(s, state, model, idx, R, spatial)
+        s = add_drug_vessel_sources(s, state, model, idx, R, spatial)
+        s = add_immune_sources(s, state, model, idx, R, spatial)
         c = state.fields[:, idx].reshape((R * len(idx), *spatial))
         for _ in range(p.fields.substeps):
             c = solve(
@@ -78,36 +52,3 @@ def update(state: State, model) -> State:
             )
         new_fields[:, idx] = c.reshape((R, len(idx), *spatial))
     return state.replace(fields=new_fields)
-
-
-def drug_channels(model) -> dict[int, int]:
-    """Field channel index → drug index (column of the therapy arrays) for drug fields."""
-    if "diffusion.drug_channels" not in model.cache:
-        names = model.registry.names
-        model.cache["diffusion.drug_channels"] = {
-            names.index(f"drug_{d}"): k for k, d in enumerate(model.params.treatment.drugs)
-            if f"drug_{d}" in names
-        }
-    return model.cache["diffusion.drug_channels"]
-
-
-def _add_drug_vessel_sources(s, state: State, model, idx: list[int], R: int, spatial):
-    """Add p × exposure[r] at vessel voxels to the secretion of drug channels, per replicate."""
-    channels = drug_channels(model)
-    mine = [(j, channels[i], i) for j, i in enumerate(idx) if i in channels]
-    if not mine or state.exposure is None:
-        return s
-    xp = model.xp
-    s = s.reshape((R, len(idx), *spatial)).copy()
-    vessel = state.cells == codes.VESSEL
-    lead = (R,) + (1,) * len(spatial)
-    for j, d, i in mine:
-        perm = xp.float32(model.registry.specs[i].params.vessel_permeability_per_min)
-        level = (perm * state.exposure[:, d]).reshape(lead)
-        s[:, j] = s[:, j] + xp.where(vessel, level, xp.float32(0))
-    return s.reshape((R * len(idx), *spatial))
-
-
-def field(state: State, model, name: str):
-    """The ``(R, *S)`` array of the field called ``name``."""
-    return state.fields[:, model.registry.index(name)]
