@@ -245,8 +245,9 @@ class Simulation:
         table = self._table()
         R = next(iter(table.values())).shape[0]
         final = [{k: float(v[r, -1]) for k, v in table.items()} for r in range(R)]
+        session = time.perf_counter() - self._t_session
         return RunResult(
             run_dirs=self.run_dirs, steps=self.state.step, time_h=self.state.step * self.model.params.step_h,
-            wall_s=self._wall_s(), final=final, events=self._events(table),
-            resumed_from_step=self.resumed_from_step, session_wall_s=time.perf_counter() - self._t_session,
+            wall_s=self._wall_before + session, final=final, events=self._events(table),
+            resumed_from_step=self.resumed_from_step, session_wall_s=session,
         )
