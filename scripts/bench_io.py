@@ -4,14 +4,17 @@
     .venv/bin/python scripts/bench_io.py --replicates 1 32 --shapes 64 --steps 4 --repeats 3
 
 Each row runs the real :class:`lattice.simulation.Simulation` (numpy backend) for ``--steps``
-cell steps with a frame (and, by default, a checkpoint) at every step, in a fresh run
-directory, and times separately:
+cell steps with a frame (and, by default, a checkpoint) every ``--every`` steps (default: every
+step), in a fresh run directory, and times separately:
 
 - ``step``: ``Model.step`` (the main thread), per step;
 - ``frame``, ``summary``, ``checkpoint``: the writer's phases (wall time inside the background
   writer thread), per recorded frame, all replicates together;
 - ``wait``: time the main thread spent waiting for the writer;
-- ``wall``: the whole run (start + steps + close).
+- ``wall``: the whole run (start + steps + close); ``wall/step`` = wall / total step time.
+
+``--steps 132 --every 12 --replicates 32 --shapes 64`` is exactly ``lattice-run
+experiment=fluctuation_test`` (its wall / stepping ratio is the issue's first target).
 
 The last columns scale the measured costs to a real cadence: ``write/step @ every_h`` is
 (frame + summary + checkpoint per frame) / (step time × steps per frame) for frames every 24 h
@@ -69,7 +72,7 @@ def _instrument(cls) -> None:
             setattr(cls, name, timed)
 
 
-def run_once(replicates: int, side: int, steps: int, extra: list[str], workdir: Path) -> dict[str, float]:
+def run_once(replicates: int, side: int, steps: int, extra: list[str], workdir: Path, every: int = 1) -> dict[str, float]:
     from lattice import io as lio
     from lattice.backend import make_backend
     from lattice.configure import compose, params_from_config
@@ -77,7 +80,7 @@ def run_once(replicates: int, side: int, steps: int, extra: list[str], workdir: 
     from lattice.simulation import Simulation
 
     overrides = ["experiment=fluctuation_test", f"replicates={replicates}", f"grid.shape=[{side},{side}]",
-                 f"duration_h={steps}", "output.every_h=1", "output.progress=false", "backend=numpy", *extra]
+                 f"duration_h={steps}", f"output.every_h={every}", "output.progress=false", "backend=numpy", *extra]
     params = params_from_config(compose(overrides))
     model = Model.build(params, make_backend("numpy"))
     totals = TOTALS
@@ -110,13 +113,14 @@ def run_once(replicates: int, side: int, steps: int, extra: list[str], workdir: 
     totals["wall"] = time.perf_counter() - t0
     totals["n_fields"] = len(model.registry)
     shutil.rmtree(run_dir, ignore_errors=True)
-    frames = steps + 1  # t = 0 and every step
+    frames = steps // every + 1 + (steps % every > 0)  # recordings: t = 0, every `every` steps, the end
     return {
         "step_ms": 1e3 * totals["step"] / steps,
         "frame_ms": 1e3 * totals["frame"] / frames,
         "summary_ms": 1e3 * totals["summary"] / frames,
         "checkpoint_ms": 1e3 * totals["checkpoint"] / frames,
         "wait_s": totals["wait"], "wall_s": totals["wall"], "n_fields": totals["n_fields"],
+        "wall_per_step": totals["wall"] / totals["step"],
     }
 
 
@@ -125,22 +129,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--replicates", type=int, nargs="+", default=[1, 32, 256, 1000])
     ap.add_argument("--shapes", type=int, nargs="+", default=[64, 100], help="lattice sides (2D, square)")
     ap.add_argument("--steps", type=int, default=3, help="cell steps per run (a frame at every step)")
+    ap.add_argument("--every", type=int, default=1, help="steps between frames")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--extra", nargs="*", default=[], help="further overrides, e.g. output.frames=false")
     args = ap.parse_args(argv)
-    print(f"# python {sys.version.split()[0]}; steps={args.steps}; repeats={args.repeats}; extra={args.extra}")
+    print(f"# python {sys.version.split()[0]}; steps={args.steps}; every={args.every}; repeats={args.repeats}; "
+          f"extra={args.extra}")
     print("| R | lattice | fields | step ms | frame ms | summary ms | checkpoint ms | write ms / replicate "
-          "| wait s | wall s | write/step @24 h | write/step @720 h |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| wait s | wall s | wall/step | write/step @24 h | write/step @720 h |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-io-") as tmp:
         for side in args.shapes:
             for r in args.replicates:
-                rows = [run_once(r, side, args.steps, args.extra, Path(tmp)) for _ in range(args.repeats)]
+                rows = [run_once(r, side, args.steps, args.extra, Path(tmp), args.every) for _ in range(args.repeats)]
                 med = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
                 write = med["frame_ms"] + med["summary_ms"] + med["checkpoint_ms"]
                 print(f"| {r} | {side}² | {int(med['n_fields'])} | {med['step_ms']:.1f} | {med['frame_ms']:.1f} "
                       f"| {med['summary_ms']:.1f} | {med['checkpoint_ms']:.1f} | {write / r:.2f} "
-                      f"| {med['wait_s']:.2f} | {med['wall_s']:.1f} | {write / (24 * med['step_ms']):.1%} "
+                      f"| {med['wait_s']:.2f} | {med['wall_s']:.1f} | {med['wall_per_step']:.2f} "
+                      f"| {write / (24 * med['step_ms']):.1%} "
                       f"| {write / (720 * med['step_ms']):.2%} |", flush=True)
 
 
