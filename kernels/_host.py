@@ -106,7 +106,7 @@ template <class... A> struct lattice_kernel<void (*)(A...)> {
         return std::tuple<A...>(*static_cast<A*>(args[I])...);
     }
     template <void (*K)(A...)>
-    static void run(unsigned gx, unsigned gy, unsigned bx, void** args) {
+    __attribute__((flatten)) static void run(unsigned gx, unsigned gy, unsigned bx, void** args) {
         const std::tuple<A...> a = unpack(args, std::index_sequence_for<A...>{});
         const long nb = (long)gx * gy;
 #pragma omp parallel if (nb > 1)

@@ -7,8 +7,8 @@ build differs by FMA contraction only (within 1e-5 relative).
 Design
 ------
 - **Plan** (cached per ``(shape, boundary)``, module-wide): the hierarchy's host tables come from
-  the NumPy reference's own plan (:func:`lattice.solvers.multigrid._plan`), so both backends
-  share one source of geometry; per level they are uploaded once as small 1D tables (face
+  the NumPy reference's own plan (:func:`lattice.solvers.multigrid.hierarchy_plan`), so all
+  backends share one source of geometry; per level they are uploaded once as small 1D tables (face
   factors, float64 diagonal geometry, restriction and prolongation weights and indices) plus
   the coarsest level's dense off-diagonal geometry.
 - **Workspace** per ``(plan, B)``: the colour-split level arrays (see ``multigrid.cu``): the
@@ -42,7 +42,11 @@ Design
 
 The ``device`` argument of :class:`MultigridTwin` abstracts the launches (array module +
 ``launch(name, grid, block, args)``) so that the same launcher can drive a CPU emulation of the
-kernels in the tests (``tests/test_gpu_multigrid.py``).
+kernels in the tests (``tests/test_gpu_multigrid.py``). ``mod`` (a module with
+``get_function``, e.g. the host build of :mod:`lattice.kernels._host`) gives a
+:class:`ModuleDevice` over NumPy arrays: that is the host backend's multigrid (no graphs; the
+coarsest LU and solve run through the host bodies of ``multigrid.cu``; always exact, since the
+host build never contracts multiply–adds).
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ def host_tables(shape: tuple[int, ...], boundary: str) -> dict:
     """The hierarchy's tables in the kernels' layout, as NumPy arrays (also used by tests)."""
     from lattice.solvers import multigrid as mg
 
-    plan = mg._plan(np, tuple(int(n) for n in shape), boundary)
+    plan = mg.hierarchy_plan(shape, boundary)
     ndim = len(shape)
     levels = []
     for lev, geo in enumerate(plan.geometry):
@@ -255,6 +259,21 @@ class CupyDevice:
         graph.launch()  # on the current stream, after the set-up kernels it follows
 
 
+class ModuleDevice:
+    """Launches the kernels of a module-like object (``get_function``) on NumPy arrays: the
+    host build (:func:`lattice.kernels._host.module`)."""
+
+    graphs = False
+    xp = np
+
+    def __init__(self, mod):
+        self.mod = mod
+        self.fns = {name: mod.get_function(name) for name in KERNELS}
+
+    def launch(self, name: str, grid: tuple, block: tuple, args: tuple) -> None:
+        self.fns[name](grid, block, args)
+
+
 # ---------------------------------------------------------------------------------------------
 # Workspace and solve
 
@@ -314,9 +333,11 @@ class _GraphEntry:
 class MultigridTwin:
     """The CUDA twin of :func:`lattice.solvers.multigrid.solve` (``load(exact)`` returns one)."""
 
-    def __init__(self, exact: bool = False, device=None):
+    def __init__(self, exact: bool = False, device=None, mod=None):
         self.exact = bool(exact)
-        self.dev = device if device is not None else CupyDevice(self.exact)
+        if device is None:
+            device = ModuleDevice(mod) if mod is not None else CupyDevice(self.exact)
+        self.dev = device
         self.xp = self.dev.xp
         self._graphs: OrderedDict = OrderedDict()
         self.graph_failures = 0

@@ -93,3 +93,36 @@ def uniforms(seed: int, replicates: int, spatial_shape, step: int, stream: int, 
         xp,
     )
     return tuple(to_unit_float32(b, xp) for b in bits)
+
+
+class PhiloxKernel:
+    """:func:`uniforms` computed by the compiled ``philox_fill`` kernel (``kernels/reference.cu``,
+    ``kernels/philox.cuh``): the same bits, one pass over the voxels instead of NumPy's ~60
+    array operations. The twin ``"uniforms"`` of :data:`lattice.backend.TWINS` (host backend).
+
+    Args:
+        exact: recorded (integer arithmetic and one exact scaling: always exact).
+        mod: a module with ``get_function(name)`` (the host build of ``reference.cu``).
+    """
+
+    source = "reference"
+    BLOCK = 256
+
+    def __init__(self, exact: bool = False, mod=None):
+        if mod is None:
+            from lattice.kernels._loader import ieee_module
+
+            mod = ieee_module(self.source)
+        self.exact = exact
+        self._fill = mod.get_function("philox_fill")
+
+    def uniforms(self, seed: int, replicates: int, spatial_shape, step: int, stream: int, draw: int = 0):
+        """As :func:`uniforms` (NumPy arrays): four float32 ``(replicates, *spatial_shape)`` views of
+        one fresh ``(4, replicates, *spatial_shape)`` array."""
+        n_vox = int(np.prod(spatial_shape))
+        n = replicates * n_vox
+        out = np.empty((4, replicates, *spatial_shape), dtype=np.float32)
+        self._fill(((n + self.BLOCK - 1) // self.BLOCK,), (self.BLOCK,), (
+            np.uint32(seed & _MASK32), np.int32(replicates), np.int64(n_vox), np.uint32(step & _MASK32),
+            np.uint32(stream), np.uint32(draw), out))
+        return out[0], out[1], out[2], out[3]

@@ -138,7 +138,8 @@ voxel (per voxel of one colour in a half-sweep), fields stored split by colour s
 half-sweep reads only what it needs, the residual fused with the restriction, the coarsest LU
 in float64 as here, no host syncs or copies inside a solve, and the whole V-cycle sequence
 replayed as a CUDA graph for small and medium lattices (``graph``). The hierarchy's tables are
-this module's own :func:`_plan`, so the two backends share one geometry.
+this module's own :func:`hierarchy_plan`, so the backends share one geometry. The host backend
+runs the same kernels compiled for the CPU (:mod:`lattice.kernels._host`, always exact).
 """
 
 from __future__ import annotations
@@ -325,6 +326,15 @@ def _padded_flat(table: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     out = np.zeros(tuple(n + 2 for n in shape), dtype=np.float32)
     out[(slice(1, -1),) * len(shape)] = np.broadcast_to(table, shape)
     return out.reshape(-1)
+
+
+def hierarchy_plan(shape: tuple[int, ...], boundary: str) -> _Plan:
+    """The hierarchy of a lattice ``shape`` as NumPy tables (cached): per level its geometry
+    (``geometry[l]``: shape, per-axis face factors ``gl``/``gh``/``weff``, restriction and
+    prolongation tables) and the coarsest level's dense operator geometry (``coarse_w64``,
+    ``coarse_off``). The one source of geometry for this reference and the compiled twins
+    (:mod:`lattice.kernels.multigrid`)."""
+    return _plan(np, tuple(int(n) for n in shape), boundary)
 
 
 def _plan(xp, shape: tuple[int, ...], boundary: str) -> _Plan:
@@ -663,11 +673,13 @@ def _coefficients(xp, c, *, dt_min, spacing_um, diffusion, decay, uptake, source
 
 
 def solve(c, *, dt_min, spacing_um, diffusion, decay, uptake=None, source=None, boundary,
-          boundary_value=None, cycles=4, pre_smooth=2, post_smooth=2, exact=False, graph=None):
+          boundary_value=None, cycles=4, pre_smooth=2, post_smooth=2, exact=False, graph=None, kernel=None):
     """Backward-Euler step of length ``dt_min`` by ``cycles`` multigrid V-cycles.
 
-    A CuPy array ``c`` is solved by the CUDA twin (:mod:`lattice.kernels.multigrid`, the same
-    operations in the same order); everything else by the NumPy code below, the reference.
+    With ``kernel`` (the backend's twin, ``Backend.kernel("multigrid")``: the host build on the
+    host backend) the solve runs compiled; a CuPy array ``c`` is solved by the CUDA twin
+    (:mod:`lattice.kernels.multigrid`, the same operations in the same order); everything else by
+    the NumPy code below, the reference.
 
     Args:
         c: float32 ``(B, *S)``, 2D or 3D, every axis ≥ 3; not modified; the initial guess.
@@ -687,14 +699,18 @@ def solve(c, *, dt_min, spacing_um, diffusion, decay, uptake=None, source=None, 
             the default build is within 1e-5 relative. Ignored by NumPy.
         graph: CUDA twin only: replay the solve as a CUDA graph (None: automatically for small
             lattices, see :mod:`lattice.kernels.multigrid`). Ignored by NumPy.
+        kernel: a compiled twin (:class:`lattice.kernels.multigrid.MultigridTwin`) to solve with,
+            or None. The host twin gives NumPy's bits.
 
     Returns:
         float32 ``(B, *S)``: the fields after ``dt_min``.
     """
-    if type(c).__module__.startswith("cupy"):
+    if kernel is None and type(c).__module__.startswith("cupy"):
         from lattice.kernels.multigrid import load
 
-        return load(bool(exact)).solve(
+        kernel = load(bool(exact))
+    if kernel is not None:
+        return kernel.solve(
             c, dt_min=dt_min, spacing_um=spacing_um, diffusion=diffusion, decay=decay, uptake=uptake,
             source=source, boundary=boundary, boundary_value=boundary_value, cycles=cycles,
             pre_smooth=pre_smooth, post_smooth=post_smooth, graph=graph,
@@ -739,4 +755,4 @@ def describe_hierarchy(shape: tuple[int, ...], boundary: str = "zero_flux") -> l
     return [g.shape for g in _hierarchy(tuple(int(n) for n in shape), boundary)]
 
 
-__all__ = ["describe_hierarchy", "residual", "solve"]
+__all__ = ["describe_hierarchy", "hierarchy_plan", "residual", "solve"]
