@@ -99,7 +99,11 @@ class Model:
         return tuple(self.params.treatment.drugs)
 
     def uniforms(self, stream: int, step: int, draw: int = 0):
-        """Four U[0,1) float32 arrays ``(R, *grid.shape)`` for this step and stream."""
+        """Four U[0,1) float32 arrays ``(R, *grid.shape)`` for this step and stream (compiled
+        Philox on the host backend, :class:`lattice.rng.PhiloxKernel`: the same bits)."""
+        compiled = self.backend.kernel("uniforms")
+        if compiled is not None:
+            return compiled.uniforms(self.params.seed, self.params.replicates, self.grid.shape, step, stream, draw)
         return uniforms(
             self.params.seed, self.params.replicates, self.grid.shape, step, stream, self.xp, draw
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lattice.backend import BACKEND_CHOICES
 from lattice.params.fields import FieldsParams
 from lattice.params.grid import GridParams
 from lattice.params.host import HostParams
@@ -21,8 +22,9 @@ class RunParams(Params):
     """Top-level keys that scripts rely on, and one node per config group."""
 
     seed: int = param(0, "", "random seed (key of the counter-based generator)", min=0, max=2**32 - 1)
-    backend: str = param("auto", "", "numpy, cupy, or auto (CuPy only when a CUDA device is usable)",
-                         choices=("numpy", "cupy", "auto"))
+    backend: str = param("auto", "", "numpy, host (the CUDA kernels compiled for the CPU with OpenMP), cupy, or "
+                         "auto (CuPy when a CUDA device is usable, else host when a C++ compiler works, else NumPy)",
+                         choices=BACKEND_CHOICES)
     replicates: int = param(1, "", "independent lattices run together (seeds: replicate index in the key)", min=1)
     duration_h: float = param(720.0, "h", "simulated time", min=0.0, min_exclusive=True)
     step_h: float = param(1.0, "h", "cell step", min=0.0, min_exclusive=True)
