@@ -1,20 +1,24 @@
 """The checkpoint: the full state that ``resume`` continues from (docs/outputs.md).
 
 ``run.zarr/state`` is a zarr v3 group holding every replicate's state arrays (replicate axis
-first), the per-step table so far (``state/timeseries/<column>``, ``(R, rows)``) and, as its
-attributes, ``step``, ``time_h``, ``replicates``, ``arrays``, ``events`` (one dict per
-replicate) and ``wall_s`` (compute time of the run so far). The attributes are written last: a
-group without ``step`` is never taken for a complete checkpoint.
+first), the per-step table so far as one float64 array ``state/timeseries`` of shape
+``(columns, R, rows)`` (its attributes ``columns`` and ``dtypes`` restore each column exactly:
+counts are far below 2^53) and, as the group's attributes, ``step``, ``time_h``,
+``replicates``, ``arrays``, ``events`` (one dict per replicate) and ``wall_s`` (compute time of
+the run so far). The attributes are written last: a group without ``step`` is never taken for a
+complete checkpoint. All arrays are created and written concurrently (zarr's event loop), so a
+checkpoint costs about one array's latency plus the bytes.
 
 Replacing it is crash-safe: the new state is written next to the store
 (``<run dir>/.state.tmp``, outside the zarr hierarchy), renamed ``.state.new`` once complete,
 then swapped in by two renames (``state`` → ``.state.old``, ``.state.new`` → ``state``);
-:func:`recover_state_swap` finishes or undoes a swap that a crash interrupted. The cost is one
-file per array and column, whatever the number of replicates.
+:func:`recover_state_swap` finishes or undoes a swap that a crash interrupted. The cost is a fixed
+number of files (one per state array, one for the table), whatever the number of replicates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -76,13 +80,35 @@ def _chunks(a: np.ndarray, n_spatial: int) -> tuple[tuple[int, ...], tuple[int, 
     return (1, *chunks), None if shards is None else (1, *shards)
 
 
-def write_array(group: zarr.Group, name: str, a: np.ndarray, n_spatial: int) -> None:
-    """One checkpoint array (replicate axis first)."""
+async def write_array(group, name: str, a: np.ndarray, n_spatial: int) -> None:
+    """Create and write one checkpoint array (replicate axis first) in the async ``group``."""
     chunks, shards = _chunks(a, n_spatial) if a.ndim >= 1 and a.shape[0] else ((1,) * max(a.ndim, 1), None)
-    arr = group.create_array(name, shape=a.shape, dtype=a.dtype, chunks=chunks, shards=shards,
-                             compressors=compressor(a.dtype), fill_value=0)
+    attrs = None
+    if isinstance(a, _Table):
+        attrs = {"columns": a.columns, "dtypes": a.dtypes}
+    arr = await group.create_array(name, shape=a.shape, dtype=a.dtype, chunks=chunks, shards=shards,
+                                   compressors=compressor(a.dtype), fill_value=0, attributes=attrs)
     if a.size:
-        arr[...] = a
+        await arr.setitem(Ellipsis, np.asarray(a))
+
+
+class _Table(np.ndarray):
+    """The table as one float64 ``(columns, R, rows)`` array, with its column names and dtypes."""
+
+    columns: list[str]
+    dtypes: list[str]
+
+
+def _table_array(timeseries: Mapping[str, np.ndarray], replicates: int) -> _Table:
+    columns = list(timeseries)
+    if columns:
+        data = np.stack([np.asarray(timeseries[c], dtype=np.float64) for c in columns])
+    else:
+        data = np.zeros((0, replicates, 0))
+    table = data.view(_Table)
+    table.columns = columns
+    table.dtypes = [np.asarray(timeseries[c]).dtype.str for c in columns]
+    return table
 
 
 def write_state_group(
@@ -91,18 +117,24 @@ def write_state_group(
     wall_s: float = 0.0,
 ) -> None:
     """Write a complete checkpoint as a standalone zarr v3 group at ``path`` (replacing it)."""
+    from zarr.api.asynchronous import open_group
+    from zarr.core.sync import sync
+
     rmtree(path)
-    g = zarr.open_group(store=LocalStore(path), mode="w")
-    for name, a in arrays.items():
-        write_array(g, name, np.asarray(a), n_spatial)
-    ts = g.create_group(TABLE_PATH, attributes={"columns": list(timeseries)})
-    for name, a in timeseries.items():
-        write_array(ts, name, np.asarray(a), 1)
-    # The attributes go last: a state group without "step" is never taken for a complete one.
-    g.attrs.update(jsonable({
+    attrs = jsonable({
         "step": int(step), "time_h": float(time_h), "replicates": len(events), "arrays": list(arrays),
         "events": [dict(e) for e in events], "wall_s": float(wall_s),
-    }))
+    })
+    items = [(name, np.asarray(a), n_spatial) for name, a in arrays.items()]
+    items.append((TABLE_PATH, _table_array(timeseries, len(events)), 2))
+
+    async def write() -> None:
+        g = await open_group(store=LocalStore(path), mode="w")
+        await asyncio.gather(*(write_array(g, name, a, n) for name, a, n in items))
+        # The attributes go last: a state group without "step" is never taken for a complete one.
+        await g.update_attributes(attrs)
+
+    sync(write())
 
 
 def _unreadable(where: Path, reason: object) -> OutputError:
@@ -146,11 +178,17 @@ def read_state_group(path: Path) -> SavedState:
         for name in attrs["arrays"]:
             a = np.asarray(group[name][...])
             arrays[name] = a[None] if one else a
+        name = TABLE_PATH
         ts = group[TABLE_PATH]
-        for col in ts.attrs["columns"]:
-            name = f"{TABLE_PATH}/{col}"
-            a = np.asarray(ts[col][...])
-            timeseries[col] = a[None] if one else a
+        if isinstance(ts, zarr.Group):  # schema 1: one array per column
+            for col in ts.attrs["columns"]:
+                name = f"{TABLE_PATH}/{col}"
+                a = np.asarray(ts[col][...])
+                timeseries[col] = a[None] if one else a
+        else:
+            table = np.asarray(ts[...])
+            for i, (col, dtype) in enumerate(zip(ts.attrs["columns"], ts.attrs["dtypes"])):
+                timeseries[col] = table[i].astype(np.dtype(dtype))
     except Exception as e:  # noqa: BLE001 - blosc, codec or key errors of a damaged chunk
         raise _unreadable(path / name, f"{type(e).__name__}: {e}") from None
     return SavedState(
