@@ -7,7 +7,11 @@ there is neither a display nor an Xvfb binary: with no display Qt would abort th
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +54,53 @@ def rgba(c):
 
 # --------------------------------------------------------------------------------------------
 # Core (no Qt)
+
+
+def test_reader_claims_folders_only():
+    """napari asks which reader to use whenever two claim a path: our reader must claim no
+    file (a "*" pattern made every image file napari opens ambiguous)."""
+    import npe2
+
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    for name in ("cells.tif", "image.png", "data.zarr.zip", "run.zarr"):
+        path = str(Path(tempfile.gettempdir()) / "no-such-dir" / name)  # not a folder: a file
+        assert "dtp-lattice" not in {r.plugin_name for r in pm.iter_compatible_readers([path])}, name
+    assert "dtp-lattice" in {r.plugin_name for r in pm.iter_compatible_readers([tempfile.gettempdir()])}
+
+
+def test_reader_preference_is_written_once_and_respects_the_users_choice(tmp_path):
+    from lattice.viewer.preference import PLUGIN, register_reader, run_store_pattern
+    from napari.settings import NapariSettings
+
+    settings = NapariSettings(config_path=tmp_path / "settings.yaml")
+    settings._connect_events()  # napari's autosave
+    assert register_reader(settings) == ("added", PLUGIN)
+    assert register_reader(settings) == ("kept", PLUGIN)
+    assert run_store_pattern() in (tmp_path / "settings.yaml").read_text()  # saved for the next napari
+    other = NapariSettings(config_path=tmp_path / "other.yaml")
+    other.plugins.extension2reader = {run_store_pattern(): "napari-ome-zarr", "*.tif": "napari"}
+    assert register_reader(other) == ("other", "napari-ome-zarr")
+    assert other.plugins.extension2reader[run_store_pattern()] == "napari-ome-zarr"
+    # the pattern names run stores only: the real path of the folder with a trailing separator
+    from fnmatch import fnmatch
+
+    assert fnmatch(str(tmp_path / "runs" / "a" / "run.zarr") + os.sep, run_store_pattern())
+    assert not fnmatch(str(tmp_path / "images" / "cells.zarr") + os.sep, run_store_pattern())
+
+
+def test_lattice_view_register_reader_flag(tmp_path, capsys, monkeypatch):
+    from lattice.viewer import cli
+    from napari import settings as napari_settings
+
+    monkeypatch.setattr(napari_settings, "_SETTINGS", napari_settings.NapariSettings(tmp_path / "s.yaml"))
+    assert cli.main(["--register-reader"]) == 0
+    assert "napari now opens" in capsys.readouterr().err
+    assert cli.main(["--register-reader"]) == 0
+    assert "already opens" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([])
+    assert "a PATH is required" in capsys.readouterr().err
 
 
 def test_manifest_is_discovered():
@@ -439,3 +490,65 @@ def test_3d_run_in_3d_and_grid_mode(make_napari_viewer, qtbot, tmp_path):
     qtbot.wait(100)
     img = viewer.screenshot(canvas_only=True, flash=False)
     assert colour_present(img, codes.CELL_LABELS[codes.SENSITIVE][1]) > 50
+
+
+@pytest.mark.viewer
+@pytest.mark.skipif(not has_display(), reason=NO_DISPLAY_REASON)
+def test_open_run_zarr_without_naming_the_plugin(make_napari_viewer, run2d, tmp_path, monkeypatch):
+    """``viewer.open(path, plugin=None)`` is what ``napari PATH`` does: ambiguous (napari's
+    built-in reader claims every folder) until the reader preference is registered."""
+    from lattice.viewer.preference import register_reader
+    from napari import settings as napari_settings
+    from napari.errors import MultipleReaderError
+
+    monkeypatch.setattr(napari_settings, "_SETTINGS", napari_settings.NapariSettings(tmp_path / "settings.yaml"))
+    viewer = make_napari_viewer()
+    store = str(run2d / "run.zarr")
+    with pytest.raises(MultipleReaderError):
+        viewer.open(store, plugin=None)
+    assert register_reader()[0] == "added"
+    viewer.open(store, plugin=None)
+    assert [layer.name for layer in viewer.layers] == ["oxygen", "drug_primary", "glucose", "cells", "immune"]
+    fields = [layer for layer in viewer.layers if layer.name in ("oxygen", "drug_primary", "glucose")]
+    assert [layer.visible for layer in fields] == [False, True, False]
+    assert all(layer.colorbar.visible for layer in fields)  # drawn while the layer is visible
+
+
+NAPARI_PROBE = """
+import napari
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QDialog
+
+def report():
+    app = napari.qt.get_qapp()
+    for d in [w for w in app.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]:
+        print("DIALOG", type(d).__name__, flush=True)
+        d.reject()
+    for layer in napari.current_viewer().layers:
+        bar = getattr(layer, "colorbar", None)
+        print("LAYER", layer.name, layer.visible, bar is not None and bar.visible, flush=True)
+    QTimer.singleShot(0, app.quit)
+
+QTimer.singleShot(500, report)
+"""
+
+
+@pytest.mark.viewer
+@pytest.mark.skipif(not has_display(), reason=NO_DISPLAY_REASON)
+def test_napari_command_line_opens_run_zarr_after_lattice_view(run2d, tmp_path):
+    """The user's command, ``napari RUN/run.zarr``, in a fresh process with its own napari
+    settings: after ``lattice-view --register-reader`` it opens through our reader (a napari
+    startup script lists the layers, closes any reader-choice dialog and quits)."""
+    (tmp_path / "probe.py").write_text(NAPARI_PROBE)
+    settings = tmp_path / "napari.yaml"
+    settings.write_text(f"application:\n  startup_script: {tmp_path / 'probe.py'}\n")
+    env = {**os.environ, "NAPARI_CONFIG": str(settings)}
+    proc = subprocess.run([sys.executable, "-m", "lattice.viewer.cli", "--register-reader"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "napari now opens" in proc.stderr, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "napari", str(run2d / "run.zarr")], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    lines = [line.split() for line in proc.stdout.splitlines() if line.startswith(("LAYER", "DIALOG"))]
+    assert ["LAYER", "drug_primary", "True", "True"] in lines, proc.stdout + proc.stderr[-2000:]
+    assert ["LAYER", "oxygen", "False", "True"] in lines
+    assert not [line for line in lines if line[0] == "DIALOG"]

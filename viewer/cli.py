@@ -5,6 +5,11 @@
     lattice-view --grid RUN1 RUN2                         # napari grid mode instead
     lattice-view --follow RUN                             # a run still being written
     lattice-view runs/multirun/2026-11-23/10-00-00        # every run of a sweep / replicates
+    lattice-view --register-reader                        # only: `napari RUN/run.zarr` picks our reader
+
+Runs of a sweep are named by their overrides (``treatment=adaptive seed=3``). On start,
+lattice-view also makes this plugin napari's reader for ``run.zarr`` folders
+(:mod:`lattice.viewer.preference`), so that plain ``napari RUN/run.zarr`` works afterwards.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="lattice-view", description="Open DTP Lattice runs in napari (several runs: side by side, linked time).",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="run directory, run.zarr, or a directory of runs")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="run directory, run.zarr, or a directory of runs")
     layout = p.add_mutually_exclusive_group()
     layout.add_argument("--grid", action="store_true", help="show several runs in napari's grid mode")
     layout.add_argument("--overlay", action="store_true", help="several runs on top of each other")
@@ -31,7 +36,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     nd.add_argument("--3d", dest="ndisplay", action="store_const", const=3, help="3D view (default for 3D runs)")
     nd.add_argument("--2d", dest="ndisplay", action="store_const", const=2, help="slice through z (3D runs)")
     p.add_argument("--no-widgets", action="store_true", help="layers only, no dock widgets")
-    return p.parse_args(argv)
+    p.add_argument("--register-reader", action="store_true",
+                   help="only make DTP Lattice napari's reader for run.zarr folders (`napari RUN/run.zarr`), then exit")
+    args = p.parse_args(argv)
+    if not args.paths and not args.register_reader:
+        p.error("a PATH is required (a run directory, run.zarr, or a directory of runs)")
+    return args
+
+
+def register_reader(quiet_if_kept: bool = True) -> None:
+    """Make our reader napari's choice for run.zarr folders; print one line when that changed
+    something (or, with ``quiet_if_kept=False``, always)."""
+    from lattice.viewer.preference import describe
+    from lattice.viewer.preference import register_reader as register
+    from napari.settings import get_settings
+
+    settings = get_settings()
+    outcome, plugin = register(settings)
+    line = describe(outcome, plugin, settings.config_path)
+    if line is None and not quiet_if_kept:
+        line = f"napari already opens run.zarr folders with the DTP Lattice reader ({settings.config_path})"
+    if line:
+        print(f"lattice-view: {line}", file=sys.stderr)
 
 
 def open_in_viewer(viewer, paths, layout: str = "row", widgets: bool = True, follow: bool = False,
@@ -115,6 +141,10 @@ def wait_for_first_frames(runs, interval_s: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.register_reader:
+        register_reader(quiet_if_kept=False)
+        if not args.paths:
+            return 0
     from lattice.viewer.names import open_named_runs
     from lattice.viewer.reader import check_frames
 
@@ -130,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     import napari
 
+    if not args.register_reader:
+        register_reader()
     viewer = napari.Viewer(title="DTP Lattice — " + " | ".join(args.paths))
     layout = "grid" if args.grid else "overlay" if args.overlay else "row"
     open_in_viewer(viewer, args.paths, layout=layout, widgets=not args.no_widgets, follow=args.follow,
