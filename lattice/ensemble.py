@@ -13,6 +13,8 @@ Nothing here writes files: the per-step table of each replicate and its events
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -152,3 +154,75 @@ def with_values(cfg: DictConfig, values: dict[str, Any]) -> RunParams:
             raise ConfigError(explain(exc)) from None
     return params_from_config(cfg)
 
+
+
+class ParamsFactory:
+    """Many validated params from one base config, fast: the base is merged with the schema once;
+    each call deep-copies the (unfrozen) dataclasses, sets dotted keys and runs the same checks as
+    :func:`lattice.configure.params_from_config` (bounds, relations, organ/host multipliers).
+
+    Equivalent to :func:`with_values` (tested) at a fraction of its cost, which matters when an
+    optimiser or ABC builds thousands of candidates.
+    """
+
+    def __init__(self, cfg: DictConfig):
+        from lattice.configure import params_from_config
+
+        params_from_config(cfg)  # the base itself is valid (one-line ConfigError otherwise)
+        self._base = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunParams), cfg))
+
+    def __call__(self, values: dict[str, Any]) -> RunParams:
+        from lattice.params import check
+
+        obj = copy.deepcopy(self._base)
+        for key, value in values.items():
+            *parents, leaf = key.split(".")
+            node: Any = obj
+            for i, part in enumerate(parents):
+                node = _child(node, part, ".".join(parents[: i + 1]), key)
+            current = _child(node, leaf, key, key)
+            value = _coerce(key, current, value)
+            if isinstance(node, dict):
+                node[leaf] = value
+            else:
+                object.__setattr__(node, leaf, value)
+        return check(obj)
+
+
+def _child(node: Any, part: str, path: str, key: str) -> Any:
+    """``node.part`` (dataclass field) or ``node[part]`` (mapping entry), or a one-line ConfigError."""
+    from lattice.params import ConfigError
+
+    if isinstance(node, dict):
+        if part not in node:
+            raise ConfigError(f"unknown config key {key}: {path} is not set (entries: {', '.join(map(str, node))})")
+        return node[part]
+    names = [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else []
+    if part not in names:
+        raise ConfigError(f"unknown config key {key}: allowed keys under {path.rsplit('.', 1)[0] if '.' in path else 'the top level'}"
+                          f" are {', '.join(names)}")
+    return getattr(node, part)
+
+
+def _coerce(key: str, current: Any, value: Any) -> Any:
+    """``value`` in the type of the field's current value, or a one-line ConfigError."""
+    from lattice.params import ConfigError
+
+    if dataclasses.is_dataclass(current) or isinstance(current, dict):
+        raise ConfigError(f"{key} is a group: set its keys one by one")
+    if current is None or value is None:
+        return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, float):
+        ok, value = number, float(value) if number else value
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, (list, tuple)):
+        ok, value = isinstance(value, (list, tuple)), type(current)(value) if isinstance(value, (list, tuple)) else value
+    else:
+        ok = isinstance(value, type(current))
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is not a valid {type(current).__name__}")
+    return value
