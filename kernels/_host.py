@@ -8,7 +8,10 @@ makes ``blockIdx``/``threadIdx``/``blockDim``/``gridDim`` **thread-local** struc
 generated (:data:`ENTRY_TEMPLATE`, C++ templates; no signature parsing): it runs the grid with
 ``#pragma omp parallel for schedule(static)`` over blocks; each OpenMP thread sets its
 thread-local indices and runs the threads of its block one after the other. A launch is one
-ctypes call (ctypes releases the GIL for it).
+ctypes call (ctypes releases the GIL for it). Launches of fewer than 32768 threads run on the
+calling thread alone (a fork/join would cost more than the work; on a machine whose cores are
+busy with other processes it costs a scheduler time slice). ``OMP_NUM_THREADS`` sets the
+number of threads.
 
 Exactness: ``-ffp-contract=off -fno-fast-math`` (the host twin of ``--fmad=false``), no
 flush-to-zero: every float32/float64 operation is one IEEE-rounded SSE operation, as in NumPy
@@ -95,6 +98,9 @@ LATTICE_CODE(const double*, "&f8") LATTICE_CODE(int*, "*i4") LATTICE_CODE(const 
 LATTICE_CODE(uint8_t*, "*u1") LATTICE_CODE(const uint8_t*, "&u1") LATTICE_CODE(bool*, "*b1")
 LATTICE_CODE(const bool*, "&b1") LATTICE_CODE(uint32_t*, "*u4") LATTICE_CODE(const uint32_t*, "&u4")
 
+// Launches of fewer threads than this run on the calling thread: an OpenMP fork/join costs
+// microseconds when the cores are free and a scheduler time slice when they are not.
+#define LATTICE_PARALLEL_MIN 32768L
 template <class F> struct lattice_kernel;
 template <class... A> struct lattice_kernel<void (*)(A...)> {
     static const char* sig() {
@@ -109,7 +115,7 @@ template <class... A> struct lattice_kernel<void (*)(A...)> {
     __attribute__((flatten)) static void run(unsigned gx, unsigned gy, unsigned bx, void** args) {
         const std::tuple<A...> a = unpack(args, std::index_sequence_for<A...>{});
         const long nb = (long)gx * gy;
-#pragma omp parallel if (nb > 1)
+#pragma omp parallel if (nb * bx >= LATTICE_PARALLEL_MIN)
         {
 #ifdef LATTICE_HOST_FTZ  // tests only: what CUDA's -ftz=true does (MXCSR flush-to-zero, denormals-are-zero)
             const unsigned csr = _mm_getcsr();
