@@ -2,8 +2,8 @@
 ``mutation``): lattice dimensions, RNG key words, contiguous arguments, cached device tables.
 
 The launchers allocate through ``model.xp`` (CuPy on the GPU backend) and never import CuPy
-themselves, so the same launcher code also drives a host emulation of the kernels
-(``tests/cuda_host.py``) with NumPy arrays.
+themselves, so the same launcher code also drives the host build of the kernels
+(:mod:`lattice.kernels._host`, the ``host`` backend) with NumPy arrays.
 
 Exactness: the cell-rule kernels are always loaded with :func:`lattice.kernels._loader.ieee_module`
 (``--fmad=false``, no flush-to-zero), whatever the backend's ``exact`` says. They take decisions
@@ -28,7 +28,7 @@ class RuleKernels:
     Args:
         exact: the backend's ``exact`` option (recorded; the rules are always IEEE-exact).
         mod: a module-like object with ``get_function(name)`` to use instead of compiling
-            ``<source>.cu`` for the device (the host emulation of the tests).
+            ``<source>.cu`` for the device (the host build: :func:`lattice.kernels._host.module`).
     """
 
     source: str = ""

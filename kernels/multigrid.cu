@@ -24,6 +24,10 @@
 // Thread mapping: blockIdx.y = field b (B ≤ 65535); blockIdx.x = row · nch + chunk over the rows
 // (z, y) of a level, threads along x (or along the colour slots m for half-sweeps), so the
 // integer divisions are block-uniform. Indices into arrays are 64-bit.
+//
+// Host build (kernels/_host.py, LATTICE_HOST defined): the two kernels that need block-shared
+// memory and barriers (mg_lu, mg_coarse_solve) have a host body in which thread 0 of each block
+// does the block's work serially, in the same operation order, so the results are the same bits.
 
 #define BND_ZERO_FLUX 0
 #define BND_DIRICHLET 1
