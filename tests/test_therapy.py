@@ -202,8 +202,10 @@ def test_events_nadir_progression_and_relapse_composition():
     assert ev["progression_time_h"] == 144 and ev["time_to_progression_h"] == 144
     assert ev["relapse_resistant_fraction"] == pytest.approx(100 / 130)
     assert ev["cumulative_dose_primary_at_progression"] == 6 and ev["cumulative_dose_primary"] == 7
+    # Untreated (no baseline column): a nadir, but no therapy start and so no progression.
     untreated = compute_events({"time_h": t[:3], "tumour_total": np.array([10, 11, 13])})
-    assert untreated["progression_time_h"] == 48 and math.isnan(untreated["relapse_dtp_fraction"])
+    assert untreated["nadir_time_h"] == 0 and untreated["nadir_burden"] == 10
+    assert math.isnan(untreated["progression_time_h"]) and math.isnan(untreated["relapse_dtp_fraction"])
 
 
 def test_progression_is_tracked_in_state():
