@@ -374,8 +374,16 @@ def test_viewer_shows_states_and_curves_follow_the_slider(make_napari_viewer, qt
     label = runs[0].label
     expected = np.bincount(frame_arrays(0, (32, 32))["cells"].ravel(), minlength=11)
     assert legend.count_labels[(label, "cells", codes.SENSITIVE)].text() == str(expected[codes.SENSITIVE])
-    # moving the time slider moves the plot marker (and the legend counts)
+    # fields: one visible at first, each with its colour bar (shown while its layer is)
+    assert [layer.name for layer in viewer.layers if layer.visible] == ["drug_primary", "cells", "immune"]
+    assert all(viewer.layers[n].colorbar.visible for n in ("oxygen", "drug_primary", "glucose"))
+    # curves on a log count axis by default (a few DTPs next to many sensitive cells stay visible)
     plot = widgets["curves"]
+    qtbot.waitUntil(lambda: plot.built, timeout=5000)  # built once the run is shown
+    assert plot.axes[0].get_yscale() == "symlog"
+    plot.log_y.setChecked(False)
+    assert plot.axes[0].get_yscale() == "linear"
+    # moving the time slider moves the plot marker (and the legend counts)
     assert plot.marker_times() == [0.0]
     viewer.dims.set_current_step(0, 3)
     assert plot.marker_times() == [3 * EVERY_H]
@@ -395,6 +403,24 @@ def test_viewer_shows_states_and_curves_follow_the_slider(make_napari_viewer, qt
     assert viewer.layers["glucose"].visible
     viewer.layers["oxygen"].visible = False
     assert not fields.checks["oxygen"].isChecked()
+
+
+@pytest.mark.viewer
+@pytest.mark.skipif(not has_display(), reason=NO_DISPLAY_REASON)
+def test_deferred_curves_build_after_the_run_is_shown(make_napari_viewer, qtbot, run2d):
+    """lattice-view's curves widget imports matplotlib only after the viewer showed the run;
+    asking it for its axes builds it at once."""
+    from lattice.viewer.reader import add_layer_tuples, read_runs
+    from lattice.viewer.widgets import PopulationPlot
+
+    viewer = make_napari_viewer()
+    add_layer_tuples(viewer, read_runs(str(run2d)))
+    plot = PopulationPlot(viewer, defer=True)
+    assert not plot.built and plot.placeholder.text().startswith("population curves")
+    qtbot.waitUntil(lambda: plot.built, timeout=5000)
+    assert len(plot.axes) == 1 and plot.marker_times() == [viewer.dims.current_step[0] * EVERY_H]
+    eager = PopulationPlot(viewer, defer=True)
+    assert len(eager.axes) == 1 and eager.built  # built on first use
 
 
 @pytest.mark.viewer

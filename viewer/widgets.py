@@ -214,50 +214,95 @@ class LegendWidget(QWidget):
 
 class PopulationPlot(QWidget):
     """Population curves of every run shown (one axes per run, shared time axis in hours, log
-    count axis unless "log scale" is unticked) with a vertical marker at the time slider's frame; clicking the plot moves the slider to the frame
-    nearest to the clicked time."""
+    count axis unless "log scale" is unticked) with a vertical marker at the time slider's
+    frame; clicking the plot moves the slider to the frame nearest to the clicked time."""
 
-    def __init__(self, napari_viewer) -> None:
+    #: With ``defer``, the curves (matplotlib and summary.h5, about a second to import) are
+    #: built this long after the widget is made, once the viewer has shown the run.
+    DEFER_MS = 200
+
+    def __init__(self, napari_viewer, defer: bool = False) -> None:
         super().__init__()
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
         self.viewer = napari_viewer
-        self.figure = Figure(figsize=(5, 3), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(220)
+        self.figure = None
+        self.canvas = None
+        self._axes: list = []
+        self._markers: list = []
+        self._runs: list[ShownRun] = []
         self.log_y = QCheckBox("log scale")
         self.log_y.setChecked(True)  # a few persisters next to thousands of sensitive cells stay visible
         self.log_y.toggled.connect(self.redraw)
         self.setLayout(QVBoxLayout())
-        self.layout().addWidget(self.canvas)
+        self.placeholder = QLabel("population curves: loading…")
+        self.placeholder.setMinimumHeight(220)
+        self.layout().addWidget(self.placeholder)
         self.layout().addWidget(self.log_y)
-        self.axes: list = []
-        self.markers: list = []
-        self.runs: list[ShownRun] = []
-        self.canvas.mpl_connect("button_press_event", self.on_click)
         self.viewer.dims.events.current_step.connect(self.update_marker)
         self._scheduled = _connect_layers(self, self.viewer, self.redraw)
+        self._pending = defer
+        if defer:
+            QTimer.singleShot(self.DEFER_MS, self._build)
+        else:
+            self.redraw()
+
+    @property
+    def built(self) -> bool:
+        """Whether the matplotlib canvas exists (deferred widgets build it on first use)."""
+        return self.canvas is not None
+
+    def _build(self) -> None:
+        self._pending = False
+        if self.built:
+            return
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(5, 3), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(220)
+        self.canvas.mpl_connect("button_press_event", self.on_click)
+        self.layout().replaceWidget(self.placeholder, self.canvas)
+        self.placeholder.deleteLater()
         self.redraw()
 
+    # Built on first use, so that callers never see a half-made widget.
+    @property
+    def axes(self) -> list:
+        self._build()
+        return self._axes
+
+    @property
+    def markers(self) -> list:
+        self._build()
+        return self._markers
+
+    @property
+    def runs(self) -> list[ShownRun]:
+        self._build()
+        return self._runs
+
     def redraw(self, *_args) -> None:
+        if not self.built:
+            if not self._pending:  # a deferred build draws when it comes
+                self._build()
+            return
         self.figure.clear()
-        self.runs = shown_runs(self.viewer)
-        self.axes, self.markers = [], []
-        if not self.runs:
+        self._runs = shown_runs(self.viewer)
+        self._axes, self._markers = [], []
+        if not self._runs:
             self.canvas.draw_idle()
             return
-        axes = self.figure.subplots(len(self.runs), 1, sharex=True, squeeze=False)[:, 0]
+        axes = self.figure.subplots(len(self._runs), 1, sharex=True, squeeze=False)[:, 0]
         t_max = []
-        for ax, run in zip(axes, self.runs):
+        for ax, run in zip(axes, self._runs):
             ts, _ = run.store.summary()
             plot_populations(ax, run.store, ts, legend=False, log=self.log_y.isChecked())
             if len(ts.get("time_h", ())):
                 t_max.append(float(ts["time_h"][-1]))
-            if len(self.runs) > 1:
+            if len(self._runs) > 1:
                 ax.set_title(run.label, fontsize=9)
-            self.markers.append(ax.axvline(0.0, color="black", lw=1.2, alpha=0.8))
-            self.axes.append(ax)
+            self._markers.append(ax.axvline(0.0, color="black", lw=1.2, alpha=0.8))
+            self._axes.append(ax)
         axes[-1].set_xlabel("time (h)")
         figure_legend(self.figure, axes, max_rows=12)
         if t_max and max(t_max) > axes[0].get_xlim()[0]:
@@ -269,7 +314,9 @@ class PopulationPlot(QWidget):
         return [float(m.get_xdata()[0]) for m in self.markers]
 
     def update_marker(self, *_args) -> None:
-        for run, marker in zip(self.runs, self.markers):
+        if not self.built:
+            return
+        for run, marker in zip(self._runs, self._markers):
             if run.store.n_frames:
                 t = run.store.frame_times_h[current_frame(self.viewer, run)]
                 marker.set_xdata([t, t])
@@ -482,7 +529,7 @@ def add_dock_widgets(viewer, follow: bool = False) -> dict[str, QWidget]:
     widgets = {
         "legend": LegendWidget(viewer),
         "fields": FieldsWidget(viewer, follow=follow),
-        "curves": PopulationPlot(viewer),
+        "curves": PopulationPlot(viewer, defer=True),  # the run shows first, the curves a moment later
     }
     viewer.window.add_dock_widget(widgets["legend"], name="Lattice states", area="right")
     viewer.window.add_dock_widget(widgets["fields"], name="Lattice fields", area="right")
