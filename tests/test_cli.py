@@ -197,3 +197,64 @@ def test_killed_run_keeps_complete_frames_and_resumes_exactly(tmp_path):
     ta, tb = read_counts(full), read_counts(killed)
     for k in ta:
         np.testing.assert_array_equal(ta[k], tb[k])
+
+
+# -- the end-of-run summary ----------------------------------------------------------------------
+
+def story_series():
+    """A treated run's table: 100 cells, drug on for 10 h, nadir of 10 cells (8 DTP) at 20 h,
+    regrowth past 1.2 × 100 at 40 h."""
+    t = np.arange(0.0, 51.0)
+    total = np.where(t <= 20, 100 - 4.5 * t, 10 + 6 * (t - 20)).round()
+    dtp = np.where((t >= 5) & (t <= 30), 8.0, 0.0)
+    return {"time_h": t, "tumour_total": total, "sensitive": total - dtp, "primed": 0 * t, "dtp": dtp,
+            "dtep": 0 * t, "resistant": 0 * t, "dead": 0 * t, "on_primary": (t <= 10).astype(float)}
+
+
+EVENTS = {"therapy_start_h": 0.0, "baseline_burden": 100.0, "nadir_time_h": 20.0, "nadir_burden": 10.0,
+          "dtp_fraction_at_nadir": 0.8, "dtep_fraction_at_nadir": 0.0, "progression_time_h": 38.0,
+          "relapse_resistant_fraction": 0.0}
+
+
+def test_story_table_columns_are_the_moments_of_the_story():
+    from rich.console import Console
+
+    from lattice.report import story_table
+
+    console = Console(width=120, record=True)
+    console.print(story_table(story_series(), EVENTS, "The DTP story"))
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if "start" in line)
+    for moment in ("start", "therapy ends", "nadir", "relapse", "end"):
+        assert moment in header, moment
+    row = next(line for line in text.splitlines() if "DTP (persister)" in line)
+    assert [c.strip() for c in row.split("│")[2:7]] == ["0", "8", "8", "0", "0"], row
+    share = next(line for line in text.splitlines() if "persister share" in line)
+    assert "80 %" in share  # 8 of the 10 cells at the nadir
+
+
+def test_story_sentence_says_what_happened():
+    from lattice.report import story_sentence
+
+    text = story_sentence(EVENTS, {"tumour_total": 190.0, "dtp": 0.0, "dtep": 0.0}, treated=True)
+    assert "from 100 to 10 cells (90 % killed) by 20 h" in text
+    assert "80 % of the survivors were persisters" in text and "relapsed past 1.2 × its size" in text
+    no_relapse = dict(EVENTS, progression_time_h=float("nan"))
+    assert "no relapse within the run" in story_sentence(no_relapse, {"tumour_total": 12.0, "dtp": 8.0}, True)
+    assert story_sentence({"baseline_burden": 5.0}, {"tumour_total": 50.0}, treated=False).startswith("No therapy")
+
+
+def test_summary_headline_never_wraps_inside_a_number(capsys, monkeypatch):
+    """The totals line is printed whole (the old table title broke '(840\\n steps)')."""
+    from types import SimpleNamespace
+
+    from lattice.report import print_summary
+
+    monkeypatch.setenv("COLUMNS", "40")
+    result = SimpleNamespace(time_h=840.0, steps=840, wall_s=61.25, final=[{"tumour_total": 5.0}], events=[{}],
+                             run_dirs=[], resumed_from_step=420, session_wall_s=30.5)
+    params = SimpleNamespace(treatment=SimpleNamespace(drugs={}, progression_factor=1.2))
+    print_summary(result, params)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == ("DTP Lattice: 840 h simulated (840 steps) in 61.2 s of compute "
+                     "(resumed at step 420: 30.5 s this session)")
