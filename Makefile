@@ -1,11 +1,16 @@
 # Two commands do all the set-up on a fresh Linux machine with Python >= 3.11 and make:
-#   make run    create .venv, install, run the default scenario (small 2D tumour, CPU if no GPU)
+#   make run    create .venv, install with the viewer and joblib extras (what the README tour uses:
+#               lattice-view, lattice-report, hydra/launcher=joblib), run the first scenario:
+#               experiment=dtp_relapse, a vascularised tumour under therapy whose persisters survive
+#               and seed the relapse (about a minute on 2 cores; GPU if there is one), with the
+#               DTP story table and report PNGs. `make run SCENARIO= ARGS="..."` runs anything else.
 #   make test   install what the tests need (Xvfb via apt-get when root), run the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 ARGS   ?=
+SCENARIO ?= experiment=dtp_relapse
 
 .PHONY: run test test-fast system-deps kernels-check bench clean
 
@@ -18,13 +23,18 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e .
 	touch $@
 
+# What `make run` and the README tour use: the viewer (napari, matplotlib) and the joblib launcher.
+$(VENV)/.tour: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e '.[viewer,joblib]'
+	touch $(VENV)/.core $@
+
 # Everything the test suite needs: test tools, the viewer stack, the joblib launcher.
 $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[test,viewer,viewer-test]'
 	touch $(VENV)/.core $@
 
-run: $(VENV)/.core
-	$(BIN)/lattice-run $(ARGS)
+run: $(VENV)/.tour
+	$(BIN)/lattice-run $(SCENARIO) $(ARGS)
 
 # Debian packages napari needs to render under a virtual display (docs/pitfalls.md: napari).
 XVFB_PKGS := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
