@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import errno as errno_codes
+import json
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any, Self
 
 import numpy as np
 import zarr
-from zarr.storage import LocalStore
+from zarr.storage import LocalStore, StorePath
 
 from lattice.io import checkpoint, ome
 from lattice.io.layout import (
@@ -71,6 +73,84 @@ def _set_all(jobs: list[tuple[zarr.Array, Any, np.ndarray]]) -> None:
         await asyncio.gather(*(arr.async_array.setitem(index, value) for arr, index, value in jobs))
 
     sync(gather())
+
+
+#: A replicate image's group (None: opened when needed), field array and label arrays.
+_Handles = tuple[zarr.Group | None, zarr.Array, dict[str, zarr.Array]]
+
+
+def _create_images(
+    root: zarr.Group, replicates: int, specs, zyx, spacing_um: float, time, extent: int, image: dict,
+) -> list[_Handles]:
+    """Create every replicate's OME image (``0``, ``labels/…``); the root itself is the image
+    when there is one replicate.
+
+    Replicate 0 is created through zarr; the others are its metadata files copied (zarr v3
+    metadata is plain JSON on disk, identical for every replicate but the index in the group's
+    attributes), which costs a few small file writes per replicate instead of seven zarr
+    creations. Their handles share replicate 0's parsed metadata (no reads).
+    """
+    img_chunks, img_shards = chunk_layout((len(specs), *zyx), 4, 1)
+    lab_chunks, lab_shards = chunk_layout(zyx, 1, 0)
+    g0 = root if replicates == 1 else root.create_group(
+        replicate_group(0), attributes={"ome": image, ROOT_ATTR: {"ensemble": True, "replicate": 0}})
+    arr = g0.create_array(
+        IMAGE_PATH, shape=(extent, len(specs), *zyx), dtype=np.float32, chunks=(1, *img_chunks),
+        shards=None if img_shards is None else (1, *img_shards), compressors=compressor(np.float32),
+        fill_value=0.0, dimension_names=IMAGE_AXES,
+    )
+    labels = g0.create_group("labels", attributes={"ome": ome.labels_group_attrs()})
+    layers = {}
+    for layer in LABEL_LAYERS:
+        lg = labels.create_group(layer, attributes={"ome": ome.label_attrs(layer, spacing_um, time)})
+        layers[layer] = lg.create_array(
+            "0", shape=(extent, *zyx), dtype=np.uint8, chunks=(1, *lab_chunks),
+            shards=None if lab_shards is None else (1, *lab_shards), compressors=compressor(np.uint8),
+            fill_value=0, dimension_names=LABEL_AXES,
+        )
+    handles: list[_Handles] = [(g0, arr, layers)]
+    if replicates == 1:
+        return handles
+    store_dir = Path(str(root.store.root))
+    template = store_dir / replicate_group(0)
+    files = sorted(p.relative_to(template) for p in template.rglob("zarr.json"))
+    group_meta = json.loads((template / "zarr.json").read_text())
+    store = root.store
+    for r in range(1, replicates):
+        name = replicate_group(r)
+        for rel in files:
+            target = store_dir / name / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if rel == Path("zarr.json"):
+                group_meta["attributes"][ROOT_ATTR]["replicate"] = r
+                target.write_text(json.dumps(group_meta, indent=2))
+            else:
+                shutil.copyfile(template / rel, target)
+
+        def twin(a: zarr.Array, path: str) -> zarr.Array:
+            return zarr.Array(zarr.AsyncArray(a.metadata, StorePath(store, path)))
+
+        handles.append((
+            None, twin(arr, f"{name}/{IMAGE_PATH}"),
+            {layer: twin(a, f"{name}/labels/{layer}/0") for layer, a in layers.items()},
+        ))
+    return handles
+
+
+def _open_images(root: zarr.Group, replicates: int) -> list[_Handles]:
+    """Open every replicate's image arrays, replicates concurrently."""
+    from zarr.core.sync import sync
+
+    async def one(r: int) -> _Handles:
+        g = root._async_group if replicates == 1 else await root._async_group.getitem(replicate_group(r))
+        arr = await g.getitem(IMAGE_PATH)
+        layers = {layer: zarr.Array(await g.getitem(f"labels/{layer}/0")) for layer in LABEL_LAYERS}
+        return None if replicates > 1 else zarr.Group(g), zarr.Array(arr), layers
+
+    async def all_() -> list[_Handles]:
+        return list(await asyncio.gather(*(one(r) for r in range(replicates))))
+
+    return sync(all_())
 
 
 class RunWriter:
@@ -144,41 +224,19 @@ class RunWriter:
             run_dir.mkdir(parents=True, exist_ok=True)
             root_attrs = {ROOT_ATTR: meta} | ({"ome": image} if frames and replicates == 1 else {})
             root = zarr.open_group(store=LocalStore(store_path), mode="w-", attributes=root_attrs)
-            if frames:
-                for r in range(replicates):
-                    g = root if replicates == 1 else root.create_group(
-                        replicate_group(r), attributes={"ome": image, ROOT_ATTR: {"ensemble": True, "replicate": r}})
-                    self._create_image(g, specs, zyx, spacing_um, time, extent)
+            handles = _create_images(root, replicates, specs, zyx, spacing_um, time, extent, image) if frames else []
         except OSError as e:
             raise OutputError(
                 f"cannot create {store_path}: {e.strerror or e}; free space or fix permissions, then start "
                 f"again with output.overwrite=true", e.errno, e.filename,
             ) from e
-        self._attach(run_dir, root, meta, image, state_step=None, describe=describe)
+        self._attach(run_dir, root, meta, image, state_step=None, describe=describe, handles=handles)
         self._planned = extent
-
-    @staticmethod
-    def _create_image(g: zarr.Group, specs, zyx, spacing_um, time, extent: int) -> None:
-        chunks, shards = chunk_layout((len(specs), *zyx), 4, 1)
-        g.create_array(
-            IMAGE_PATH, shape=(extent, len(specs), *zyx), dtype=np.float32, chunks=(1, *chunks),
-            shards=None if shards is None else (1, *shards), compressors=compressor(np.float32),
-            fill_value=0.0, dimension_names=IMAGE_AXES,
-        )
-        labels = g.create_group("labels", attributes={"ome": ome.labels_group_attrs()})
-        chunks, shards = chunk_layout(zyx, 1, 0)
-        for layer in LABEL_LAYERS:
-            lg = labels.create_group(layer, attributes={"ome": ome.label_attrs(layer, spacing_um, time)})
-            lg.create_array(
-                "0", shape=(extent, *zyx), dtype=np.uint8, chunks=(1, *chunks),
-                shards=None if shards is None else (1, *shards), compressors=compressor(np.uint8),
-                fill_value=0, dimension_names=LABEL_AXES,
-            )
 
     # -- construction shared with reopen ------------------------------------------------------
 
     def _attach(self, run_dir: Path, root: zarr.Group, meta: dict, image: dict | None, state_step: int | None,
-                describe: Describe | None) -> None:
+                describe: Describe | None, handles: list | None = None) -> None:
         self.run_dir = run_dir
         self.store_path = run_dir / ZARR_NAME
         self.summary_path = run_dir / SUMMARY_NAME
@@ -196,11 +254,11 @@ class RunWriter:
         self.frame_every_h = float(meta["frame_every_h"])
         self.replicates = int(meta.get("replicates", 1))
         self.frames = bool(meta.get("frames", True))
-        self._groups: list[zarr.Group] = []
-        if self.frames:
-            self._groups = [root if self.replicates == 1 else root[replicate_group(r)] for r in range(self.replicates)]
-        self._images = [g[IMAGE_PATH] for g in self._groups]
-        self._labels = [{layer: g[f"labels/{layer}/0"] for layer in LABEL_LAYERS} for g in self._groups]
+        if handles is None:
+            handles = _open_images(root, self.replicates) if self.frames else []
+        self._group_handles: list[zarr.Group | None] = [h[0] for h in handles]
+        self._images: list[zarr.Array] = [h[1] for h in handles]
+        self._labels: list[dict[str, zarr.Array]] = [h[2] for h in handles]
         if image is not None and meta["frame_times_h"]:
             self._windows = [[c["window"]["min"], c["window"]["max"]] for c in image["omero"]["channels"]]
         else:
@@ -291,6 +349,12 @@ class RunWriter:
     @property
     def n_frames(self) -> int:
         return len(self._meta["frame_times_h"])
+
+    def _group(self, r: int) -> zarr.Group:
+        """Replicate r's image group (opened on first use: only metadata updates need it)."""
+        if self._group_handles[r] is None:
+            self._group_handles[r] = self._root[replicate_group(r)]
+        return self._group_handles[r]
 
     def _all_arrays(self) -> list[zarr.Array]:
         return [*self._images, *(a for labels in self._labels for a in labels.values())]
@@ -415,7 +479,8 @@ class RunWriter:
         time = ome.time_axis(meta["frame_times_h"], self.frame_every_h)
         old_time, self._time, self._windows = self._time, time, windows
         if time != old_time:  # the first frame not at t = 0, or frames no longer evenly spaced
-            for r, g in enumerate(self._groups):
+            for r in range(len(self._group_handles)):
+                g = self._group(r)
                 for layer in LABEL_LAYERS:
                     g[f"labels/{layer}"].attrs.update({"ome": ome.label_attrs(layer, self.spacing_um, time)})
                 if self.replicates > 1:
@@ -443,12 +508,13 @@ class RunWriter:
         what = f"frame {index}" if index is not None else "the outputs"
         if self._state_step is not None:
             fix = "free disk space, then " if full else "fix the cause, then "
-            if self.n_frames:
-                k = self.n_frames - 1
-                done = f"the last complete frame is {k} (t={self._meta['frame_times_h'][k]:g} h) and earlier " \
-                       f"frames stay readable"
+            steps = self._meta["frame_steps"]
+            k = sum(1 for s in steps if s <= self._state_step) - 1  # the frames a resume keeps
+            if k >= 0:
+                done = (f"the last complete frame is {k} (t={self._meta['frame_times_h'][k]:g} h) and earlier "
+                        f"frames stay readable")
             else:
-                done = "the summary so far stays readable"
+                done = f"the checkpoint at step {self._state_step} and the summary so far stay readable"
             tail = f"{done}; {fix}continue with: {resume_hint(self.run_dir)}"
         else:
             fix = "free disk space" if full else "fix the cause"
@@ -459,8 +525,10 @@ class RunWriter:
 
     def close(self) -> None:
         """Finish the run: trim the reserved ``t`` extent to the complete frames, give every
-        replicate image its final display windows, consolidate the metadata (only now: appends
-        would make it stale). Idempotent; after a failed write it only marks the writer closed.
+        replicate image its final display windows, and (one replicate) consolidate the metadata
+        (only now: appends would make it stale; an ensemble's consolidated metadata would be
+        one large document listing every replicate's arrays, which no local reader needs).
+        Idempotent; after a failed write it only marks the writer closed.
         """
         if self._closed:
             return
@@ -472,10 +540,10 @@ class RunWriter:
             for arr in self._all_arrays():
                 if arr.shape[0] != n:
                     arr.resize((n, *arr.shape[1:]))
-            if self.replicates > 1 and n:
-                image = self._image_attrs()
-                for r, g in enumerate(self._groups):
-                    g.attrs.update({"ome": image, ROOT_ATTR: {"ensemble": True, "replicate": r}})
+            if self.replicates > 1:
+                if n:
+                    self._set_replicate_attrs()
+                return
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
                 zarr.consolidate_metadata(LocalStore(self.store_path))
@@ -484,6 +552,22 @@ class RunWriter:
                 f"cannot finish the metadata of {self.store_path}: {e.strerror or e}; the frames are complete "
                 f"and readable (open with use_consolidated=False)", e.errno, e.filename,
             ) from e
+
+    def _set_replicate_attrs(self) -> None:
+        """Give every replicate group the current ``ome`` attribute (final display windows).
+
+        The group documents differ only in the replicate index, so they are written as files
+        (zarr v3 metadata is plain JSON, written like zarr's LocalStore does: a temporary name,
+        then a rename) instead of one zarr open-and-update per replicate."""
+        meta = json.loads((self.store_path / replicate_group(0) / "zarr.json").read_text())
+        meta["attributes"]["ome"] = jsonable(self._image_attrs())
+        for r in range(self.replicates):
+            meta["attributes"][ROOT_ATTR] = {"ensemble": True, "replicate": r}
+            path = self.store_path / replicate_group(r) / "zarr.json"
+            tmp = path.with_name("zarr.json.tmp")
+            tmp.write_text(json.dumps(meta, indent=2))
+            tmp.replace(path)
+        self._group_handles = [None] * self.replicates  # reopen with the new attributes when needed
 
     def __enter__(self) -> Self:
         return self
