@@ -147,8 +147,9 @@ class RunExistsRefusal(ConfigError):
 
 
 def check_backend(params) -> None:
-    """The backend asked for can run here (``backend=cupy`` without a GPU is refused up front)."""
-    if params.backend == "numpy":
+    """The backend asked for can run here (``backend=cupy`` without a GPU is refused up front).
+    ``numpy`` always can, and ``auto`` falls back to what can, so only cupy and host are tried."""
+    if params.backend in ("numpy", "auto"):
         return
     from lattice.backend import make_backend
 
