@@ -135,3 +135,19 @@ def test_transitions_plan_follows_the_parameters():
     stressed = transitions.plan(model, Effects(stress=np.zeros((1, 4, 4), np.float32)))
     assert stressed.on("persister_entry") and stressed.on("stress") and stressed is not pl
     assert transitions.plan(model) is pl  # cached per set of present effects
+
+
+def test_drug_plan_predicts_which_effects_exist():
+    """The launcher allocates the Effects arrays the plan says exist; the NumPy body must return
+    exactly those (every drug kind, with and without an HGF field)."""
+    from lattice.processes import drugs
+    from tests.rules_cases import build_case, case_state
+
+    # No drug; targeted only; every kind with an HGF field; an epigenetic combination.
+    for case in ("2d_untreated", "2d_continuous", "all_kinds_hgf", "epigenetic"):
+        model = build_case(case)
+        fx = drugs.effects(case_state(case, model), model)
+        assert drugs.present(fx) == drugs.expected_effects(model.params, model.registry.names), case
+        if model.params.treatment.drugs:
+            assert drugs.plan(model).flags == sum(1 << i for i, n in enumerate(drugs.EFFECT_NAMES)
+                                                  if n in drugs.present(fx)), case

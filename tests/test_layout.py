@@ -128,6 +128,9 @@ def test_processes_import_no_kernels_and_fields_import_no_processes():
     assert not {t for t in graph["lattice.fields"] if t.startswith("lattice.processes")}
     assert "lattice.processes.stroma" not in graph["lattice.processes.diffusion"]
     assert "lattice.processes.diffusion" not in graph["lattice.processes.stroma"]
+    # Rules read fields through the registry, not through the transport process.
+    for rule in ("cycle", "death", "drugs", "transitions", "mutation", "immune"):
+        assert "lattice.processes.diffusion" not in graph[f"lattice.processes.{rule}"], rule
 
 
 def test_launchers_import_no_private_process_names():

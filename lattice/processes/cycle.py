@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from lattice import codes, pmath
+from lattice.fields import field
 from lattice.params.tumour import STATE_NAMES
 from lattice.processes import plans
-from lattice.processes.diffusion import field
 from lattice.rng import Stream
 from lattice.state import State
 

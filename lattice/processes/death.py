@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 from lattice import codes
+from lattice.fields import field
 from lattice.processes import plans
-from lattice.processes.diffusion import field
 from lattice.rng import Stream
 from lattice.state import State
 

@@ -2,15 +2,15 @@
 
 Uptake and secretion come from the cells as they are at the start of the step
 (:mod:`lattice.processes.sources`: the cell layer's lookup tables, vessels, drug delivery from
-the plasma, the immune layer and the IFN-γ boost of the chemokine). The solver (``fields.solver``) then advances
-∂c/∂t = D∇²c − (λ + u)c + s by the step in ``fields.substeps`` solves.
+the plasma, the immune layer and the IFN-γ boost of the chemokine). The solver
+(``fields.solver``) then advances ∂c/∂t = D∇²c − (λ + u)c + s by the step in
+``fields.substeps`` solves. A field's channel is read with :func:`lattice.fields.field`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lattice.fields import field  # noqa: F401  (re-exported: processes read fields through it)
 from lattice.processes.sources import add_drug_vessel_sources, add_immune_sources, rate_tables
 from lattice.solvers import get_solver
 from lattice.state import State

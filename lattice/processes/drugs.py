@@ -42,11 +42,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from lattice import codes, pmath
+from lattice.fields import field
 from lattice.grid import shift
 from lattice.params.treatment import DRUG_KINDS
 from lattice.params.tumour import STATE_NAMES
 from lattice.processes import plans
-from lattice.processes.diffusion import field
 from lattice.rng import Stream
 from lattice.state import State
 

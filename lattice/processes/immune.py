@@ -60,11 +60,10 @@ import math
 import numpy as np
 
 from lattice import codes, pmath
-from lattice.fields import immune_active
+from lattice.fields import field, immune_active
 from lattice.grid import shift
 from lattice.params.tumour import STATE_NAMES
 from lattice.processes import placement
-from lattice.processes.diffusion import field
 from lattice.rng import Stream
 from lattice.state import IMMUNE_EVENTS, State
 

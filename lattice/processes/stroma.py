@@ -14,10 +14,12 @@ T cells engaged with a tumour cell secrete **IFN-γ** (``ifng``: raises PD-L1); 
 secrete the T-cell **chemokine** (``chemokine``), × (1 + ``immune.chemokine_ifng_boost`` ·
 I/(I + ``immune.ifng_half``)) under IFN-γ.
 
-Secretion per field (computed on the field side, :mod:`lattice.processes.sources`) = the cell-layer table (``fields.<f>.secretion_per_min``, by cell code) +
-the immune-layer table (``fields.<f>.immune_secretion_per_min``, by immune class; an effector T
-cell touching a live tumour cell — same voxel or a neighbour — at the start of the step is class
-``engaged_t_cell``) + the IFN-γ boost of the chemokine; all from the state at the start of the step.
+Secretion per field, computed on the field side (:mod:`lattice.processes.sources`) = the
+cell-layer table (``fields.<f>.secretion_per_min``, by cell code) + the immune-layer table
+(``fields.<f>.immune_secretion_per_min``, by immune class; an effector T cell touching a live
+tumour cell — same voxel or a neighbour — at the start of the step is class
+``engaged_t_cell``) + the IFN-γ boost of the chemokine; all from the state at the start of the
+step.
 
 **Senescent fibroblasts** (option, ``organ.stroma.senescence_per_h`` > 0): a CAF exposed to a
 cytotoxic drug becomes senescent (code 11, SASP: secretes more) with probability

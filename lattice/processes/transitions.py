@@ -58,8 +58,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lattice import codes, pmath
+from lattice.fields import field
 from lattice.processes import plans
-from lattice.processes.diffusion import field
 from lattice.processes.plans import Flag, Scalar
 from lattice.rng import Stream
 from lattice.state import State
