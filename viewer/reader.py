@@ -12,6 +12,7 @@ bar on (napari shows a layer's bar only while the layer is visible).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,11 @@ def read_runs(path: str | Sequence[str]) -> list[LayerDataTuple]:
 
 
 def _current_viewer():
-    """The napari viewer a reader is adding layers to (None outside napari)."""
-    try:
-        import napari
-
-        return napari.current_viewer()
-    except ImportError:  # pragma: no cover - the reader only runs inside napari
-        return None
+    """The napari viewer a reader is adding layers to (None outside napari). Looked up only
+    when napari's viewer module is loaded already: no viewer can exist otherwise, and importing
+    it costs seconds."""
+    viewer_module = sys.modules.get("napari.viewer")
+    return viewer_module.current_viewer() if viewer_module is not None else None
 
 
 def _colorbars_on_insert(viewer) -> None:
