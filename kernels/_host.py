@@ -377,6 +377,11 @@ class HostModule:
     def __init__(self, name: str, extra_flags: tuple[str, ...] = ()):
         self.name = name
         self.path = build(name, tuple(extra_flags))
+        # Waiting OpenMP threads sleep instead of spinning (unless the user chose): on a machine
+        # whose cores are shared with other processes a spinning waiter steals the time slice
+        # of the thread it waits for, and a multigrid solve (hundreds of short parallel loops)
+        # measured 10x slower. Read by libgomp when it is first loaded, i.e. here.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.lib = ctypes.CDLL(str(self.path))
         self.params = param_names((KERNEL_DIR / f"{name}.cu").read_text())
         self._functions: dict[str, HostFunction] = {}

@@ -188,10 +188,10 @@ def main(argv=None) -> int:
         return 0
     q = args.quick
     args.repeats = args.repeats or (2 if q else 5)
-    args.steps = 24 if q else 120
-    args.cr_steps = 365 if q else 3650
+    args.steps = 12 if q else 120
+    args.cr_steps = 120 if q else 3650
     args.replicates = 10
-    args.spheroid_steps = 2 if q else 5
+    args.spheroid_steps = 1 if q else 5
     args.mg_sizes = [128] if q else [128, 200]
     args.lod_sizes = [64, 128] if q else [64, 128, 200]
     result = {"machine": machine(), "repeats": args.repeats, "quick": q}
