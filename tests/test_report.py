@@ -57,6 +57,9 @@ def test_log_scale_makes_a_few_cells_visible(tmp_path):
     assert _height(log_ax, 24.0, 0.0) == pytest.approx(0.0)  # zero counts on the bottom edge
     for ax, unit in ((log_ax, "cells (count, log scale)"), (lin_ax, "cells (count)")):
         assert ax.get_ylabel() == unit and ax.get_xlabel() == "time (h)"
+    log_ax.figure.canvas.draw()  # tick labels are plain counts, not powers of ten
+    labels = [t.get_text() for t in log_ax.get_yticklabels() if t.get_text()]
+    assert {"0", "1", "10", "100"} <= set(labels), labels
 
 
 def test_report_axes_have_units(tmp_path):

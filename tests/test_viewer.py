@@ -220,6 +220,11 @@ def test_override_names(tmp_path):
     assert read_overrides(a) == {"treatment": "adaptive", "+treatment.drugs.second.kind": "cytotoxic", "~immune": ""}
     # one run alone: all its overrides; a deletion keeps its bare key
     assert override_labels([a], ["a"]) == ["treatment=adaptive +treatment.drugs.second.kind=cytotoxic ~immune"]
+    # … but not where its outputs went or which backend ran it, unless that is what differs
+    o1 = job("o1", "- backend=numpy\n- output.every_h=6\n- seed=2\n")
+    o2 = job("o2", "- backend=cupy\n- output.every_h=6\n- seed=2\n")
+    assert override_labels([o1], ["o1"]) == ["seed=2"]
+    assert override_labels([o1, o2], ["o1", "o2"]) == ["backend=numpy", "backend=cupy"]
     # unreadable or missing files: the directory label, never an exception
     bad = job("bad", "- [unclosed\n")
     odd = job("odd", "treatment: adaptive\n")  # a mapping, not Hydra's list

@@ -3,8 +3,8 @@
 Hydra writes each job's command-line overrides to ``<run dir>/.hydra/overrides.yaml`` (a list
 of ``key=value`` strings). Runs shown side by side, or reported together, are named by the
 overrides whose values differ between them (``treatment=adaptive seed=3``) instead of their
-directory names (``0``, ``1``, ``2`` in a sweep). A run shown alone is named by all of its
-overrides. Runs without overrides (replicates, runs written by other tools) keep their
+directory names (``0``, ``1``, ``2`` in a sweep). A run shown alone is named by its overrides
+that change the model (not where outputs go, the backend or ``resume``). Runs without overrides (replicates, runs written by other tools) keep their
 directory label, which is also appended when override names alone would not tell runs apart.
 """
 
@@ -17,6 +17,9 @@ from lattice.viewer.store import RunStore, open_runs
 
 #: Hydra's record of a job's overrides, relative to the run directory.
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
+#: Overrides that do not change what is simulated (outputs, backend, resuming): left out of the
+#: name of a run shown alone, kept when they are what tells runs shown together apart.
+NOT_NAMING_PREFIXES = ("output.", "backend", "resume", "+output.", "+backend")
 
 
 def read_overrides(run_dir: Path | str) -> dict[str, str]:
@@ -63,7 +66,7 @@ def override_labels(run_dirs: Sequence[Path | str], fallback: Sequence[str]) -> 
     """
     overrides = [read_overrides(d) for d in run_dirs]
     if len(run_dirs) == 1:
-        differing: list[str] = list(overrides[0])
+        differing: list[str] = [k for k in overrides[0] if not k.startswith(NOT_NAMING_PREFIXES)]
     else:
         keys: list[str] = []
         for ov in overrides:

@@ -33,8 +33,11 @@ def set_count_scale(ax, log: bool) -> None:
     """Count axis of population curves: symmetric log (linear below one cell, so that zero
     counts are drawn and 1, 10, 100… are evenly spaced), or linear; labelled with its unit."""
     if log:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("symlog", linthresh=1.0, linscale=0.5)
         ax.set_ylim(bottom=0.0)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))  # 1, 10, 1,000: no 10^k
         ax.set_ylabel("cells (count, log scale)")
     else:
         ax.set_yscale("linear")
