@@ -17,7 +17,7 @@ from rich.table import Table
 
 #: Rows of the story table: (label, summary column).
 STATE_ROWS = (("tumour cells", "tumour_total"), ("  sensitive", "sensitive"), ("  primed", "primed"),
-              ("  DTP (persister)", "dtp"), ("  DTEP (expanded persister)", "dtep"), ("  resistant", "resistant"))
+              ("  DTP (persister)", "dtp"), ("  DTEP (expanded)", "dtep"), ("  resistant", "resistant"))
 CONTEXT_ROWS = (("dead (apoptotic)", "dead"), ("necrotic", "necrotic"), ("T cells", "t_cells"),
                 ("mean O₂ (mmHg)", "o2_mean_mmHg"), ("hypoxic fraction", "hypoxic_fraction"))
 #: Columns of the final-values table of an ensemble (several replicates).
