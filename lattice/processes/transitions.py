@@ -40,12 +40,16 @@ indices reach ``kernels/transitions.cu`` through the generated ``kernels/constan
 **Adding a transition** touches three places, none of which restates another:
 
 1. the parameter file (``lattice/params/tumour.py``): the new rate(s);
-2. this module: a hazard function ``f(state, model, fx) -> float32 hazard or None`` that reads
-   its constants from ``plan(model, fx).f``, one :class:`Rule` appended to :data:`RULES` (name,
-   the function, the target code, when it exists) and its :class:`~lattice.processes.plans.Scalar`
-   entries appended to :data:`SCALARS`;
+2. this module: a hazard function ``f(state, model, fx) -> float32 (R, *S) hazard (1/h)`` that
+   reads its constants from ``plan(model, fx).f`` (it is called only when its flag is on), one
+   :class:`Rule` appended to :data:`RULES` (its :class:`~lattice.processes.plans.Flag`: name and
+   when it exists, from the parameters and the present drug effects; the function; the target
+   code) and its :class:`~lattice.processes.plans.Scalar` entries appended to :data:`SCALARS`.
+   Append, do not insert: the order of :data:`RULES` is the partition order of the FATE uniform,
+   part of the reproducibility contract;
 3. the kernel (``kernels/transitions.cu``): one block ``if (flags & TR_<NAME>)`` at the same place
-   in the partition order, reading ``sc[TR_<SCALAR>]``.
+   in the partition order, reading ``sc[TR_<SCALAR>]`` (the hazard arrays are sized by the
+   generated ``TR_N_RULES``).
 
 Then regenerate the header (``python -m lattice.kernels.gen_constants``; ``tests/test_constants.py``
 fails until you do). The launcher needs no change: it passes the plan's flag word and scalars.
