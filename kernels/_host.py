@@ -71,6 +71,42 @@ PRELUDE = r"""
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <string>
+// rintf, ldexpf, frexpf as inline functions with the C library's exact results (glibc's
+// s_frexpf.c; ldexpf as one correctly rounded float64 product; rintf by the 2^23 trick, ties to
+// even): x86-64 without SSE4.1 otherwise calls libm for each, in the inner loop of pmath.
+static inline float lattice_rintf(float x) {
+    const float t = __builtin_fabsf(x);
+    if (t < 8388608.0f) return __builtin_copysignf((t + 8388608.0f) - 8388608.0f, x);
+    return x;
+}
+static inline float lattice_ldexpf(float x, int k) {
+    k = k < -1022 ? -1022 : (k > 1023 ? 1023 : k);  // beyond: 0 or inf after rounding either way
+    const uint64_t bits = (uint64_t)(k + 1023) << 52;
+    double s;
+    __builtin_memcpy(&s, &bits, 8);
+    return (float)((double)x * s);
+}
+static inline float lattice_frexpf(float x, int* e) {
+    int32_t hx;
+    __builtin_memcpy(&hx, &x, 4);
+    int32_t ix = hx & 0x7fffffff;
+    *e = 0;
+    if (ix >= 0x7f800000 || ix == 0) return x + x;
+    if (ix < 0x00800000) {
+        x *= 33554432.0f;  // 2^25
+        __builtin_memcpy(&hx, &x, 4);
+        ix = hx & 0x7fffffff;
+        *e = -25;
+    }
+    *e += (ix >> 23) - 126;
+    hx = (int32_t)(((uint32_t)hx & 0x807fffffu) | 0x3f000000u);
+    __builtin_memcpy(&x, &hx, 4);
+    return x;
+}
+#define rintf lattice_rintf
+#define ldexpf lattice_ldexpf
+#define frexpf lattice_frexpf
 #define LATTICE_HOST 1
 #define __device__
 #define __host__
@@ -216,7 +252,7 @@ def wrapper_source(name: str) -> str:
     """The C++ translation unit built for ``<name>.cu``: prelude, the source, one entry per kernel."""
     source = (KERNEL_DIR / f"{name}.cu").read_text()
     entries = "\n".join(f"LATTICE_ENTRY({k})" for k in kernel_names(source))
-    return f'{PRELUDE}\n#include <string>\n#include "{name}.cu"\n{ENTRY_TEMPLATE}\n{entries}\n'
+    return f'{PRELUDE}\n#include "{name}.cu"\n{ENTRY_TEMPLATE}\n{entries}\n'
 
 
 def _key(name: str, cxx: str, flags: tuple[str, ...]) -> str:
