@@ -266,7 +266,14 @@ def _key(name: str, cxx: str, flags: tuple[str, ...]) -> str:
     return h.hexdigest()[:24]
 
 
-_BUILD_LOCK = threading.Lock()
+_BUILD_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _build_lock(lib: Path) -> threading.Lock:
+    """One lock per library: threads of this process never build the same one twice."""
+    with _LOCKS_LOCK:
+        return _BUILD_LOCKS.setdefault(str(lib), threading.Lock())
 
 
 def build(name: str, extra_flags: tuple[str, ...] = ()) -> Path:
@@ -284,7 +291,7 @@ def build(name: str, extra_flags: tuple[str, ...] = ()) -> Path:
     lib = out_dir / f"{name}-{_key(name, cxx, flags)}.so"
     if lib.exists():
         return lib
-    with _BUILD_LOCK:
+    with _build_lock(lib):
         if lib.exists():
             return lib
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -303,6 +310,26 @@ def build(name: str, extra_flags: tuple[str, ...] = ()) -> Path:
             for p in (Path(tmp), src):
                 p.unlink(missing_ok=True)
     return lib
+
+
+def build_all(names, workers: int | None = None) -> dict[str, Exception]:
+    """Build the libraries of ``names`` concurrently (compilers run in parallel; a first run
+    waits for the slowest one instead of the sum). Returns the failures by name, not raised:
+    each surfaces, with its message, when that kernel is loaded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = list(dict.fromkeys(names))
+    failures: dict[str, Exception] = {}
+
+    def one(name):
+        try:
+            build(name)
+        except Exception as exc:  # noqa: BLE001 — reported by module(name) when it is needed
+            failures[name] = exc
+
+    with ThreadPoolExecutor(max_workers=workers or max(1, min(len(names), os.cpu_count() or 1))) as pool:
+        list(pool.map(one, names))
+    return failures
 
 
 @cache

@@ -137,6 +137,14 @@ class Backend:
                 f"failed to load: {type(exc).__name__}: {exc}") from exc
 
 
+def _host_backend(reason: str) -> Backend:
+    """The host backend, with every host twin's library built (concurrently) or found in the cache."""
+    from lattice.kernels import _host
+
+    _host.build_all(t.source for t in TWINS.values() if "host" in t.backends)
+    return Backend("host", np, reason, exact=True)
+
+
 def make_backend(choice: str = "auto", exact: bool = False) -> Backend:
     """Resolve ``numpy|host|cupy|auto`` to a :class:`Backend`.
 
@@ -155,7 +163,7 @@ def make_backend(choice: str = "auto", exact: bool = False) -> Backend:
         ok, line = host_usable()
         if not ok:
             raise RuntimeError(f"backend=host was requested but {line}; use backend=numpy or auto")
-        return Backend("host", np, f"backend=host was requested; {line}; fields exact", exact=True)
+        return _host_backend(f"backend=host was requested; {line}; fields exact")
     ok, why = cupy_usable()
     if choice == "cupy":
         if not ok:
@@ -169,5 +177,5 @@ def make_backend(choice: str = "auto", exact: bool = False) -> Backend:
         return Backend("cupy", cupy, "backend=auto found a CUDA device", exact)
     host_ok, line = host_usable()
     if host_ok:
-        return Backend("host", np, f"backend=auto: no CUDA device ({why}); {line}", exact=True)
+        return _host_backend(f"backend=auto: no CUDA device ({why}); {line}")
     return Backend("numpy", np, f"backend=auto: no CUDA device ({why}); no host build ({line}); NumPy")
