@@ -379,9 +379,12 @@ def test_viewer_shows_states_and_curves_follow_the_slider(make_napari_viewer, qt
     label = runs[0].label
     expected = np.bincount(frame_arrays(0, (32, 32))["cells"].ravel(), minlength=11)
     assert legend.count_labels[(label, "cells", codes.SENSITIVE)].text() == str(expected[codes.SENSITIVE])
-    # fields: one visible at first, each with its colour bar (shown while its layer is)
+    # fields: one visible at first, with its colour bar; a field shown later gets its bar then
     assert [layer.name for layer in viewer.layers if layer.visible] == ["drug_primary", "cells", "immune"]
-    assert all(viewer.layers[n].colorbar.visible for n in ("oxygen", "drug_primary", "glucose"))
+    assert viewer.layers["drug_primary"].colorbar.visible and not viewer.layers["oxygen"].colorbar.visible
+    viewer.layers["oxygen"].visible = True
+    assert viewer.layers["oxygen"].colorbar.visible
+    viewer.layers["oxygen"].visible = False
     # curves on a log count axis by default (a few DTPs next to many sensitive cells stay visible)
     plot = widgets["curves"]
     qtbot.waitUntil(lambda: plot.built, timeout=5000)  # built once the run is shown
@@ -542,7 +545,9 @@ def test_open_run_zarr_without_naming_the_plugin(make_napari_viewer, run2d, tmp_
     assert [layer.name for layer in viewer.layers] == ["oxygen", "drug_primary", "glucose", "cells", "immune"]
     fields = [layer for layer in viewer.layers if layer.name in ("oxygen", "drug_primary", "glucose")]
     assert [layer.visible for layer in fields] == [False, True, False]
-    assert all(layer.colorbar.visible for layer in fields)  # drawn while the layer is visible
+    assert [layer.colorbar.visible for layer in fields] == [False, True, False]
+    fields[2].visible = True  # a field shown later gets its colour bar then
+    assert fields[2].colorbar.visible
 
 
 NAPARI_PROBE = """
@@ -581,5 +586,5 @@ def test_napari_command_line_opens_run_zarr_after_lattice_view(run2d, tmp_path):
                           capture_output=True, text=True, timeout=180, check=False)
     lines = [line.split() for line in proc.stdout.splitlines() if line.startswith(("LAYER", "DIALOG"))]
     assert ["LAYER", "drug_primary", "True", "True"] in lines, proc.stdout + proc.stderr[-2000:]
-    assert ["LAYER", "oxygen", "False", "True"] in lines
+    assert ["LAYER", "oxygen", "False", "False"] in lines
     assert not [line for line in lines if line[0] == "DIALOG"]

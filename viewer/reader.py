@@ -6,8 +6,8 @@ readers (napari-ome-zarr). A directory of replicates or of a sweep opens every r
 by side, each named by its overrides (:mod:`lattice.viewer.names`).
 
 Only one field is visible at first (the primary drug if there is one, else oxygen): several
-translucent fields on top of each other wash the cells out. Every field layer has its colour
-bar on (napari shows a layer's bar only while the layer is visible).
+translucent fields on top of each other wash the cells out. A field layer shows its colour bar
+whenever it is visible.
 """
 
 from __future__ import annotations
@@ -74,10 +74,18 @@ def is_field_layer(layer) -> bool:
 
 
 def show_colorbars(layers) -> None:
-    """Switch on the colour bar of every field layer among ``layers``."""
+    """Give every field layer among ``layers`` its colour bar while it is visible. napari builds
+    a bar's visuals when it is first switched on (about 0.2 s each), so hidden fields get theirs
+    when they are first shown."""
     for layer in layers:
         if is_field_layer(layer) and hasattr(layer, "colorbar"):
-            layer.colorbar.visible = True
+            _colorbar_follows_visibility(layer)
+            layer.events.visible.connect(lambda _event, layer=layer: _colorbar_follows_visibility(layer))
+
+
+def _colorbar_follows_visibility(layer) -> None:
+    if layer.visible and not layer.colorbar.visible:
+        layer.colorbar.visible = True
 
 
 def field_shown_first(run: RunStore) -> str | None:

@@ -218,7 +218,7 @@ class PopulationPlot(QWidget):
     frame; clicking the plot moves the slider to the frame nearest to the clicked time."""
 
     #: With ``defer``, the curves (matplotlib and summary.h5, about a second to import) are
-    #: built this long after the widget is made, once the viewer has shown the run.
+    #: built this long after Qt's event loop starts, once the window has shown the run.
     DEFER_MS = 200
 
     def __init__(self, napari_viewer, defer: bool = False) -> None:
@@ -240,8 +240,8 @@ class PopulationPlot(QWidget):
         self.viewer.dims.events.current_step.connect(self.update_marker)
         self._scheduled = _connect_layers(self, self.viewer, self.redraw)
         self._pending = defer
-        if defer:
-            QTimer.singleShot(self.DEFER_MS, self._build)
+        if defer:  # the first timer fires when the event loop runs: count the delay from there
+            QTimer.singleShot(0, self._schedule_build)
         else:
             self.redraw()
 
@@ -249,6 +249,15 @@ class PopulationPlot(QWidget):
     def built(self) -> bool:
         """Whether the matplotlib canvas exists (deferred widgets build it on first use)."""
         return self.canvas is not None
+
+    def _schedule_build(self) -> None:
+        QTimer.singleShot(self.DEFER_MS, self._build_if_alive)
+
+    def _build_if_alive(self) -> None:
+        try:
+            self._build()
+        except RuntimeError:  # the widget was closed before its curves were due
+            pass
 
     def _build(self) -> None:
         self._pending = False
