@@ -486,6 +486,7 @@ def analyse(sweep_dir: Path, out_dir: Path | None = None, unit: str = "auto") ->
 def print_analysis(a: Analysis, console=None) -> None:
     """The arms and log-rank tables in the terminal (rich)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     if console is None:
@@ -494,18 +495,23 @@ def print_analysis(a: Analysis, console=None) -> None:
             console = Console(width=160)
     sweep = a.sweep
     sub = _subtitle(sweep)
-    table = Table(title=f"Sweep {sweep.sweep_dir} — {len(sweep.table)} rows, {len(sweep.arms)} arms"
-                        + (f"\n{sub}" if sub else ""))
+    table = Table(title=escape(f"Sweep {sweep.sweep_dir} — {len(sweep.table)} rows, {len(sweep.arms)} arms"
+                               + (f"\n{sub}" if sub else "")))
     dose_cols = [c for c in a.arms.columns if c.startswith("median_cumulative_dose_")]
     for name, justify in (("arm", "left"), ("runs", "right"), ("progressed", "right"),
-                          ("median TTP [d]", "right"), ("median nadir [cells]", "right"),
-                          *((f"median {c[len('median_cumulative_'):]}", "right") for c in dose_cols),
+                          (escape("median TTP [d]"), "right"), (escape("median nadir [cells]"), "right"),
+                          *((f"median cumulative {c[len('median_cumulative_'):].replace('_', ' ')}", "right") for c in dose_cols),
                           ("hazard ratio (95% CI)", "right")):
         table.add_column(name, justify=justify)
     for _, r in a.arms.iterrows():
-        hr = "ref." if r["arm"] == sweep.arms[0] else (
-            f"{_fmt(r['hazard_ratio'])} ({_fmt(r['hr_lower'])}–{_fmt(r['hr_upper'])})")
-        table.add_row(str(r["arm"]), str(r["rows"]), str(r["progressed"]), _fmt(r["median_ttp_h"] / 24),
+        if r["arm"] == sweep.arms[0]:
+            hr = "ref."
+        elif math.isfinite(r["hazard_ratio"]):
+            hr = f"{_fmt(r['hazard_ratio'])} ({_fmt(r['hr_lower'])}–{_fmt(r['hr_upper'])})"
+        else:
+            hr = "—"
+        # Overrides like grid.shape=[50,50] are text, not rich markup.
+        table.add_row(escape(str(r["arm"])), str(r["rows"]), str(r["progressed"]), _fmt(r["median_ttp_h"] / 24),
                       _fmt(r["median_nadir_burden"]), *(_fmt(r[c]) for c in dose_cols), hr)
     console.print(table)
     if len(a.logrank):
@@ -513,12 +519,12 @@ def print_analysis(a: Analysis, console=None) -> None:
         for name in ("arm A", "arm B", "χ²", "p"):
             lr.add_column(name, justify="left" if name.startswith("arm") else "right")
         for _, r in a.logrank.iterrows():
-            lr.add_row(str(r["arm_a"]), str(r["arm_b"]), _fmt(r["chi2"]), _fmt(r["p"], 2))
+            lr.add_row(escape(str(r["arm_a"])), escape(str(r["arm_b"])), _fmt(r["chi2"]), _fmt(r["p"], 2))
         console.print(lr)
     for job, why in sweep.missing:
-        console.print(f"[yellow]skipped {job}: {why}[/yellow]")
+        console.print(f"[yellow]skipped {escape(str(job))}: {escape(why)}[/yellow]")
     for f in a.files:
-        console.print(f"wrote {f}")
+        console.print(f"wrote {escape(str(f))}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

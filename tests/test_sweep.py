@@ -147,6 +147,24 @@ def test_replicates_failed_jobs_and_old_layout(tmp_path, capsys):
     assert "skipped" in capsys.readouterr().out
 
 
+def test_untreated_runs_have_no_survival_analysis(tmp_path, capsys):
+    for j, cycle in enumerate((12, 24, 12)):
+        t = {"time_h": np.arange(10.0), "tumour_total": np.linspace(100, 300, 10),
+             "sensitive": np.linspace(100, 300, 10)}
+        d = tmp_path / "sweep" / str(j)
+        d.mkdir(parents=True)
+        (d / ".hydra").mkdir()
+        (d / ".hydra" / "overrides.yaml").write_text(f"- seed={j}\n- tumour.cycle_h={cycle}\n")
+        write_summary(d / "summary.h5", t, compute_events(t), "", "test", j)
+    assert main([str(tmp_path / "sweep")]) == 0
+    out = tmp_path / "sweep" / "analysis"
+    table = pd.read_parquet(out / "runs.parquet")
+    assert table["arm"].tolist() == ["tumour.cycle_h=12", "tumour.cycle_h=24", "tumour.cycle_h=12"]
+    assert table["ttp_h"].isna().all() and not table["progressed"].any()
+    assert not (out / "km_time_to_progression.png").exists() and (out / "population.png").exists()
+    assert len(pd.read_csv(out / "logrank.csv")) == 0
+
+
 def test_bad_sweep_dir_is_one_line(tmp_path, capsys):
     assert main([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
