@@ -47,6 +47,8 @@ __device__ __forceinline__ bool is_free_space(uint8_t c) { return c < 64 && (((F
 #define STREAM_STROMA 12
 #define STREAM_VESSELS 13
 #define STREAM_FATE 14
+#define STREAM_BARCODE 15
+#define STREAM_MONITORING 16
 
 // Transitions plan (lattice/processes/transitions.py RULES, FACTORS, SCALARS): flag bits,
 // rules first in partition order, then indices into the scalars array.

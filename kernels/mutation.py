@@ -28,6 +28,16 @@ class Mutation(k.RuleKernels):
         ))
         return state.replace(cells=cells, timer_h=timer)
 
+    def mutate_evolving(self, state, renewed, model):
+        """Same contract as :func:`lattice.processes.lineage.mutate_evolving`."""
+        out = k.empty(model, state.evolving, np.uint32)
+        self.launch("evolving_update", model, (
+            k.arg(model, state.cells, np.uint8), k.arg(model, state.evolving, np.uint32),
+            k.arg(model, renewed, np.bool_), np.float32(model.params.tumour.barcodes.evolving_per_division),
+            k.seed_arg(model), k.step_arg(state), *k.lattice_args(model), out,
+        ))
+        return state.replace(evolving=out)
+
 
 def load(exact: bool = False) -> Mutation:
     return Mutation(exact)

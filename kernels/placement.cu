@@ -84,3 +84,18 @@ extern "C" __global__ void apply(const uint8_t* cells, const float* clock, const
     cells_out[v] = c; clock_out[v] = clk; memory_out[v] = mem; timer_out[v] = tim;
     renewed[v] = born || divided;
 }
+
+// Step 3 for the lineage arrays (State.barcode, evolving; launched per array only when the run has
+// it): a voxel that accepted a daughter takes the mother's id, every other voxel keeps its own.
+extern "C" __global__ void inherit(const uint32_t* ids, const int* winner, const int* offsets, int n_dirs,
+                                   int R, int nz, int ny, int nx, uint32_t* ids_out) {
+    const Dims d{R, nz, ny, nx};
+    const long nvox = (long)d.nz * d.ny * d.nx;
+    const long v = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (v >= d.R * nvox) return;
+    uint32_t id = ids[v];
+    const int w = winner[v];
+    long m;
+    if (w >= 0 && neighbour(d, v, -offsets[3 * w], -offsets[3 * w + 1], -offsets[3 * w + 2], &m)) id = ids[m];
+    ids_out[v] = id;
+}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lattice.processes.placement import LINEAGE
+
 from . import _rules
 from ._loader import ieee_module, launch_1d
 
@@ -38,7 +40,15 @@ class Placement:
         launch_1d(self.mod.get_function("apply"), n,
                   (*inputs, target, winner, offsets, n_dirs, *dims, *out, renewed))
         cells, clock, memory, timer = out
-        return state.replace(cells=cells, clock=clock, memory=memory, timer_h=timer), renewed
+        lineage = {}
+        for name in LINEAGE:  # daughters copy the mother's barcodes (only arrays the run has)
+            ids = getattr(state, name)
+            if ids is None:
+                continue
+            lineage[name] = xp.empty(cells.shape, dtype=xp.uint32)
+            launch_1d(self.mod.get_function("inherit"), n,
+                      (_rules.arg(model, ids, np.uint32), winner, offsets, n_dirs, *dims, lineage[name]))
+        return state.replace(cells=cells, clock=clock, memory=memory, timer_h=timer, **lineage), renewed
 
 
 def load(exact: bool = False) -> Placement:

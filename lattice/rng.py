@@ -38,6 +38,8 @@ class Stream(IntEnum):
     STROMA = 12
     VESSELS = 13
     FATE = 14  # one uniform per live tumour cell per step, partitioned over its competing outcomes
+    BARCODE = 15  # step 0: (labelled?, library index); at division, draw 1: (mutates?, new id bits ×2)
+    MONITORING = 16  # per replicate (voxel word 0): (noise u₀, noise u₁, biopsy sample)
 
 
 def _mulhilo(a, m: int, xp):

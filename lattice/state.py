@@ -29,6 +29,16 @@ VOXEL_ARRAYS = {
 IMMUNE_ARRAYS = {"t_kills": np.uint8, "immune_events": np.int64}
 IMMUNE_EVENTS = ("recruited", "kills", "exhausted", "t_cell_deaths", "t_cells_killed_by_macrophages")
 
+#: Lineage arrays, present only when barcodes are on (tumour.barcodes.mode != none;
+#: lattice.processes.lineage): the heritable clone id and, with evolving_per_division > 0, the
+#: evolving barcode. Meaningful where ``cells`` holds a tumour cell; a cleared voxel keeps a stale
+#: value that nothing reads (the next cell placed there overwrites it).
+LINEAGE_ARRAYS = {"barcode": np.uint32, "evolving": np.uint32}
+
+#: Per-replicate monitoring arrays, present only when treatment.monitoring.kind != exact
+#: (lattice.processes.monitoring), float64 ``(R,)``; NaN: no value.
+MONITORING_ARRAYS = ("measured", "measured_baseline", "pending", "pending_due_h", "measured_progression_h")
+
 #: Per-replicate therapy arrays: name -> (dtype, per drug?). Present only when the treatment
 #: has at least one drug (None otherwise), shape ``(R, n_drugs)`` or ``(R,)``.
 THERAPY_ARRAYS = {
@@ -72,6 +82,17 @@ class State:
             moves with the cell); None when the run has no T cells.
         immune_events: int64 ``(R, 5)``: cumulative recruited T cells, tumour cells killed by T
             cells, T cells exhausted, T-cell deaths, T cells killed by macrophages (IMMUNE_EVENTS).
+        barcode: uint32 ``(R, *S)``: heritable clone id of the tumour cell in each voxel (0:
+            unlabelled), copied to the daughter at division; None without barcodes.
+        evolving: uint32 ``(R, *S)``: evolving barcode, inherited and mutated at division with
+            probability ``tumour.barcodes.evolving_per_division``; None unless that is > 0.
+        measured: float64 ``(R,)``: the last monitoring result available to the schedules
+            (biomarker in cells, or DTP fraction); NaN before the first one.
+        measured_baseline: float64 ``(R,)``: the measurement available when therapy started.
+        pending: float64 ``(R,)``: a measurement taken but not yet reported (delay); NaN none.
+        pending_due_h: float64 ``(R,)``: when ``pending`` is reported, h.
+        measured_progression_h: float64 ``(R,)``: first time the reported measurement exceeded
+            progression_factor × measured_baseline (what sequential schedules switch on), −1 none.
         step: completed cell steps (the RNG counter's step word for the next step).
     """
 
@@ -91,6 +112,13 @@ class State:
     progression_h: np.ndarray | None = None
     t_kills: np.ndarray | None = None
     immune_events: np.ndarray | None = None
+    barcode: np.ndarray | None = None
+    evolving: np.ndarray | None = None
+    measured: np.ndarray | None = None
+    measured_baseline: np.ndarray | None = None
+    pending: np.ndarray | None = None
+    pending_due_h: np.ndarray | None = None
+    measured_progression_h: np.ndarray | None = None
     step: int = 0
 
     @classmethod
@@ -123,6 +151,14 @@ class State:
     @property
     def has_t_cells(self) -> bool:
         return self.t_kills is not None
+
+    @property
+    def has_barcodes(self) -> bool:
+        return self.barcode is not None
+
+    @property
+    def has_monitoring(self) -> bool:
+        return self.measured is not None
 
 
 def empty_therapy(replicates: int, n_drugs: int, xp=np) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lattice.params.lineage import BarcodeParams
 from lattice.params.spec import Params, param
 
 #: Config names of the live tumour states, in code order (lattice.codes S..R).
@@ -233,6 +234,7 @@ class TumourParams(Params):
     memory: MemoryParams = param(MemoryParams())
     mutation: MutationParams = param(MutationParams())
     signals: SignalParams = param(SignalParams())
+    barcodes: BarcodeParams = param(BarcodeParams())
     o2_proliferation_threshold_mmHg: float = param(
         5.0, "mmHg", "below this pO2 the cycle stops", min=0.0,
         source="PhysiCell_cell.cpp (docs/references.md: solid)",

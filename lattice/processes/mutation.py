@@ -11,7 +11,7 @@ therapy (Russo et al. 2019). One uniform of stream MUTATION per voxel and step.
 from __future__ import annotations
 
 from lattice import codes
-from lattice.processes import plans
+from lattice.processes import lineage, plans
 from lattice.rng import Stream
 from lattice.state import State
 
@@ -42,7 +42,13 @@ def probability(cells, model):
 
 
 def update(state: State, renewed, model) -> State:
-    """Mutate renewed (just divided or just born) cells; returns the new state."""
+    """Mutate renewed (just divided or just born) cells, then their evolving barcodes (when the
+    run has them, :func:`lattice.processes.lineage.mutate_evolving`); returns the new state."""
+    return lineage.mutate_evolving(_resistance(state, renewed, model), renewed, model)
+
+
+def _resistance(state: State, renewed, model) -> State:
+    """Mutation to R of renewed cells."""
     twin = model.backend.kernel("mutation")
     if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
         return twin.update(state, renewed, model)

@@ -5,7 +5,8 @@
    (``u₀ × n_free``, neighbours in ``Grid.offsets`` order) and draws a priority key ``u₁``.
 2. Each free voxel accepts, among the cells that picked it, the one with the smallest key
    (ties: the lower direction index). Losers keep their intent and try again next step.
-3. The daughter inherits the mother's state and memory; both start a new cycle (clock 0).
+3. The daughter inherits the mother's state, memory and barcodes (when the run has them); both
+   start a new cycle (clock 0).
 
 Every decision depends only on the start-of-step state and the counter-based random numbers,
 never on the order in which voxels are visited, so the result is the same on any backend and
@@ -42,6 +43,8 @@ def choose_targets(state: State, intents, model):
 
 
 NO_KEY = 2.0  # priority keys are uniforms < 1
+#: Per-cell lineage arrays the daughter copies from the mother when present (State.barcode, evolving).
+LINEAGE = ("barcode", "evolving")
 
 
 def accept(target, key, free, offsets, xp):
@@ -85,10 +88,13 @@ def divide(state: State, intents, model) -> tuple[State, object]:
 
     cells, clock, memory, timer = state.cells, state.clock, state.memory, state.timer_h
     new_cells, new_memory = cells, memory
+    lineage = {k: getattr(state, k) for k in LINEAGE if getattr(state, k) is not None}
     for d, off in enumerate(offsets):
         here = winner == d
         new_cells = xp.where(here, shift(cells, off), new_cells)
         new_memory = xp.where(here, shift(memory, off), new_memory)
+        for k, a in lineage.items():
+            lineage[k] = xp.where(here, shift(getattr(state, k), off), a)
     divided = accepted(target, winner, offsets, xp)
     born = winner >= 0
     renewed = born | divided
@@ -98,5 +104,6 @@ def divide(state: State, intents, model) -> tuple[State, object]:
         clock=xp.where(renewed, zero, clock),
         memory=new_memory,
         timer_h=xp.where(born, zero, timer),
+        **{k: a.astype(xp.uint32) for k, a in lineage.items()},
     )
     return state, renewed

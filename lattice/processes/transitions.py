@@ -63,7 +63,7 @@ from dataclasses import dataclass
 
 from lattice import codes, pmath
 from lattice.fields import field
-from lattice.processes import plans
+from lattice.processes import lineage, plans
 from lattice.processes.plans import Flag, Scalar
 from lattice.rng import Stream
 from lattice.state import State
@@ -73,7 +73,13 @@ S, P, D, E, R = codes.SENSITIVE, codes.PRIMED, codes.DTP, codes.DTEP, codes.RESI
 
 def initial_phenotypes(state: State, model) -> State:
     """Initial tumour cells become P with probability ``primed_fraction`` and R with
-    ``resistant_fraction`` (one uniform of stream INITIAL, draw 1), the rest stay S."""
+    ``resistant_fraction`` (one uniform of stream INITIAL, draw 1), the rest stay S. Then the
+    lineage set-up, once every initial cell has its state: the twin-dish split and the barcodes
+    (:func:`lattice.processes.lineage.initial`)."""
+    return lineage.initial(_phenotypes(state, model), model)
+
+
+def _phenotypes(state: State, model) -> State:
     twin = model.backend.kernel("transitions")
     if twin is not None:  # CUDA twin (kernels/), same decisions bit for bit
         return twin.initial_phenotypes(state, model)
