@@ -248,6 +248,20 @@ def test_summary_only_ensemble_and_checkpoint_cadence(tmp_path, monkeypatch):
     ts, _, attrs = read_summary(only / "summary.h5")
     assert attrs["replicates"] == 3 and len(ts["time_h"]) == 3 * 6
     np.testing.assert_array_equal(ts["replicate"], np.repeat(np.arange(3), 6))
+    # resumed to 8 h, it equals a run of 8 h from the start
+    sim = build_sim(only, "replicates=3", "duration_h=8", "output.every_h=2", "output.frames=false")
+    sim.resume()
+    sim.run()
+    fresh = build_sim(tmp_path / "fresh", "replicates=3", "duration_h=8", "output.every_h=2", "output.frames=false")
+    fresh.start()
+    fresh.run()
+    ta, ea, _ = read_summary(only / "summary.h5")
+    tb, eb, _ = read_summary(tmp_path / "fresh" / "summary.h5")
+    assert list(ta) == list(tb) and len(ta["time_h"]) == 3 * 9
+    for k in ta:
+        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
+    for k in ea:
+        np.testing.assert_array_equal(ea[k], eb[k], err_msg=k)
 
 
 def test_summary_datasets_explain_themselves(tmp_path):
