@@ -9,7 +9,7 @@ The numbers are estimates from the parameters alone (nothing is built):
 
 - memory: voxels × replicates × (``BASE_BYTES_PER_VOXEL`` + ``FIELD_BYTES_PER_VOXEL`` × fields),
   calibrated with ``tracemalloc`` on the NumPy backend (peak over the first steps, 2D 150² and 300²,
-  3D 40³: 220–600 bytes per voxel for 3–8 fields), which includes the state, the solver's work
+  3D 40³: 220–615 bytes per voxel for 3–8 fields; the constants leave ~8 % above the largest), which includes the state, the solver's work
   arrays, the processes' temporaries and the one frame the background writer holds;
 - disk: every frame uncompressed (float32 fields, uint8 labels) plus the saved state, an upper
   bound (Blosc compresses labels and smooth fields several-fold);
@@ -29,10 +29,10 @@ from lattice.params import ConfigError, RunParams
 
 #: Per voxel and replicate, independent of the number of fields (bytes): the voxel arrays, the
 #: processes' temporaries (random numbers, masks, candidate lists). Calibrated (module doc).
-BASE_BYTES_PER_VOXEL = 130
+BASE_BYTES_PER_VOXEL = 150
 #: Per voxel, replicate and field (bytes): the float32 field, the solver's float64 work arrays
 #: and the frame in flight. Calibrated (module doc).
-FIELD_BYTES_PER_VOXEL = 60
+FIELD_BYTES_PER_VOXEL = 64
 #: Bytes a voxel of one frame takes on disk before compression, per field and for the two labels.
 FRAME_FIELD_BYTES = 4
 FRAME_LABEL_BYTES = 2

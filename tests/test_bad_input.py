@@ -181,3 +181,39 @@ RUN_CASES = [
 def test_refused_next_to_an_existing_run(finished_run, monkeypatch, capsys, args, needles, code):
     extra = [] if any(a.startswith("resume=") for a in args) else TINY
     assert_refused([*extra, *args], finished_run, monkeypatch, capsys, needles, code=code)
+
+
+# -- the resource estimate itself ----------------------------------------------------------------
+
+def test_estimate_counts_what_the_run_holds():
+    from tests.conftest import build_params
+
+    plain = resources.estimate(build_params("grid.shape=[100,100]", "duration_h=48", "output.every_h=24"))
+    assert plain.voxels == 10_000 and plain.fields == 3 and plain.frames == 3  # 0, 24, 48 h
+    treated = resources.estimate(build_params("grid.shape=[100,100]", "treatment=epigenetic_combination"))
+    assert treated.fields == 5  # + one field per drug
+    lung = resources.estimate(build_params("grid.shape=[100,100]", "organ=lung"))
+    assert lung.fields == 7  # + hgf, tgfb, ifng, chemokine with stroma and T cells
+    four = resources.estimate(build_params("grid.shape=[100,100]", "replicates=4"))
+    assert four.memory_bytes == 4 * resources.estimate(build_params("grid.shape=[100,100]")).memory_bytes
+    odd = resources.estimate(build_params("duration_h=30", "output.every_h=24"))
+    assert odd.frames == 3  # 0, 24 and the last step, 30 h
+
+
+@pytest.mark.parametrize("overrides", [("treatment=continuous",), ("organ=lung", "treatment=continuous")])
+def test_memory_estimate_bounds_the_measured_peak(overrides):
+    """The calibration holds: the NumPy peak (tracemalloc, first steps) lies between 30 % and
+    100 % of the estimate on a lattice of another size than the calibration's."""
+    import tracemalloc
+
+    from tests.conftest import build_model
+
+    model = build_model("grid.shape=[120,120]", *overrides)
+    tracemalloc.start()
+    state = model.initial_state()
+    for _ in range(3):
+        state = model.step(state)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    est = resources.estimate(model.params).memory_bytes
+    assert 0.3 * est <= peak <= est, (peak, est)
