@@ -217,3 +217,13 @@ def test_memory_estimate_bounds_the_measured_peak(overrides):
     tracemalloc.stop()
     est = resources.estimate(model.params).memory_bytes
     assert 0.3 * est <= peak <= est, (peak, est)
+
+
+def test_long_run_gets_a_warning_not_a_refusal():
+    from tests.conftest import build_params
+
+    params = build_params("grid.shape=[500,500]", "duration_h=20000", "output.every_h=1000", "backend=numpy")
+    est = resources.check(params)
+    assert est.numpy_seconds > resources.WARN_SECONDS
+    assert len(est.warnings) == 1 and "20,000 steps of 250,000 voxels" in est.warnings[0]
+    assert resources.check(build_params("grid.shape=[50,50]", "duration_h=48")).warnings == []
