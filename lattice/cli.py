@@ -39,10 +39,16 @@ def _warn(message: str) -> None:
 def parse_command_line(argv: list[str]) -> argparse.Namespace:
     """Hydra's own argument parser (the flags ``--cfg``, ``-p``, ``--info``, ``-cd``, ``-m`` ...),
     with its errors turned into one line."""
+    from hydra import __version__ as hydra_version
     from hydra._internal.utils import get_args_parser
+
+    from lattice import __version__
 
     parser = get_args_parser()
     parser.prog = PROG
+    for action in parser._actions:  # --version: ours first, then the Hydra it runs on
+        if action.dest == "version":
+            action.version = f"dtp-lattice {__version__} (Hydra {hydra_version})"
     parser.error = lambda message: _fail(f"{message}; see {PROG} --help")  # type: ignore[method-assign]
     # Flags may come anywhere (lattice-run seed=1 -m tumour.cycle_h=12,24); Hydra is then handed
     # the flags first and the overrides after them.

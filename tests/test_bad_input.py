@@ -227,3 +227,12 @@ def test_long_run_gets_a_warning_not_a_refusal():
     assert est.numpy_seconds > resources.WARN_SECONDS
     assert len(est.warnings) == 1 and "20,000 steps of 250,000 voxels" in est.warnings[0]
     assert resources.check(build_params("grid.shape=[50,50]", "duration_h=48")).warnings == []
+
+
+def test_version_names_the_package(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("dtp-lattice ")
+    assert list(tmp_path.iterdir()) == []
