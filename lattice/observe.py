@@ -61,6 +61,13 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "t_cells_killed_by_macrophages": ("cells", "T cells killed by FasL+ macrophages since t = 0 (cumulative)"),
     "baseline_burden": ("cells", "live tumour burden when therapy started (NaN before)"),
     "progression_threshold": ("cells", "treatment.progression_factor × baseline_burden (NaN before therapy)"),
+    "clones": ("clones", "surviving clones: distinct non-zero barcodes among live tumour cells (barcoded runs)"),
+    "largest_clone": ("cells", "live tumour cells of the largest clone (barcoded runs)"),
+    "shared_clones": ("clones", "surviving clones also alive in the sister dish (replicate r XOR 1; −1: none)"),
+    "measured_burden": ("cells", "last monitoring result reported to the schedules (NaN before the first)"),
+    "measured_baseline": ("cells", "monitoring result reported when therapy started (NaN before)"),
+    "measured_progression_h": ("h", "first reported result above progression_factor × measured_baseline (−1: none)"),
+    "biopsy_dtp_fraction": ("1", "biopsy DTP fraction among the sampled live tumour cells (NaN between visits)"),
 }
 #: Per-drug column prefix/suffix -> (units, description with {drug}).
 DRUG_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str]] = {
@@ -119,7 +126,26 @@ def observe(state: State, model) -> dict[str, np.ndarray]:
     out |= immune_event_columns(state, xp)
     if state.has_therapy:
         out |= therapy_columns(state, model, live)
+    if state.has_barcodes:
+        from lattice.lineage import columns as lineage_columns
+
+        out |= lineage_columns(state, xp)
+    if state.has_monitoring:
+        out |= monitoring_columns(state, model)
     return {k: model.backend.asnumpy(v) for k, v in out.items()}
+
+
+def monitoring_columns(state: State, model) -> dict[str, np.ndarray]:
+    """The measured series (lattice.processes.monitoring): last reported value, its baseline,
+    the first reported progression and, with biopsies, the biopsy DTP fraction at visits."""
+    from lattice.processes.monitoring import biopsy
+
+    out = {"measured_burden": state.measured, "measured_baseline": state.measured_baseline,
+           "measured_progression_h": state.measured_progression_h}
+    fraction = biopsy(state, model)
+    if fraction is not None:
+        out["biopsy_dtp_fraction"] = fraction
+    return out
 
 
 def immune_event_columns(state: State, xp) -> dict[str, np.ndarray]:

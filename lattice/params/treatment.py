@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lattice.codes import RATE_CLASSES
+from lattice.params.monitoring import MonitoringParams
 from lattice.params.spec import ConfigError, Params, param, validate
 from lattice.params.tumour import STATE_NAMES
 
@@ -166,8 +167,10 @@ class TreatmentParams(Params):
         min=0.0, min_exclusive=True, source="Strobl 2022 HAL benchmark: 1.2 × N₀",
     )
     drugs: dict[str, DrugParams] = param(
-        {}, "", "the drug registry: name → drug (field drug_<name>); add drugs in a conf/treatment preset",
+        {}, "", "the drug registry: name → drug (field drug_<name>); add drugs in a conf/treatment preset or on "
+        "the command line: +drug@treatment.drugs.NAME=KIND (docs/configuration.md)",
     )
+    monitoring: MonitoringParams = param(MonitoringParams())
 
 
 def drug_from_config(name: str, value: Any) -> DrugParams:

@@ -10,6 +10,9 @@ At the start of each step, for every drug in ``treatment.drugs`` (in order):
    the baseline is the burden when therapy starts (the earliest ``start_h`` of the drugs).
    ``after_progression`` moves a schedule's origin to the replicate's first progression and
    ``until_progression`` stops it there (sequential therapy); each replicate decides alone.
+   With ``treatment.monitoring.kind: psa`` adaptive and sequential rules read the last
+   *reported* measurement, its baseline and the first reported progression instead
+   (:mod:`lattice.processes.monitoring`).
 2. **Pharmacokinetics** (one compartment, first-order elimination k = ln 2 / t½; a = e^(−kΔt),
    b = (1 − a)/(kΔt) computed once on the host):
 
@@ -39,6 +42,7 @@ from __future__ import annotations
 import math
 
 from lattice import codes
+from lattice.processes import monitoring
 from lattice.state import State, empty_therapy
 
 #: Tolerance for comparing times that are sums of step_h (h).
@@ -64,6 +68,8 @@ def initial(state: State, model) -> State:
     xp = model.xp
     arrays = empty_therapy(state.replicates, len(model.drug_names), xp)
     arrays["burden"] = live_count(state.cells, xp)
+    if monitoring.enabled(model):  # measured burden for the schedules (t = 0 is a visit)
+        arrays |= monitoring.initial(model, arrays["burden"])
     return state.replace(**arrays)
 
 
@@ -117,13 +123,20 @@ def update(state: State, model) -> State:
     f32 = xp.float32
     t = state.step * dt
     baseline = state.baseline
-    if t >= therapy_start_h(model) - TIME_EPS:
+    started = t >= therapy_start_h(model) - TIME_EPS
+    if started:
         baseline = xp.where(baseline < 0, state.burden, baseline).astype(xp.int64)
+    # What the schedules read: the true burden, or the last reported measurement (monitoring.py).
+    seen_burden, seen_baseline, seen_progression = state.burden, baseline, state.progression_h
+    if state.has_monitoring:
+        state = state.replace(measured_baseline=monitoring.start_baseline(state, model, started))
+        seen_burden, seen_progression = state.measured, state.measured_progression_h
+        seen_baseline = xp.where(xp.isnan(state.measured_baseline), -1.0, state.measured_baseline)
     bath = tp.delivery == "bath"
     cols = {k: [] for k in ("drug_on", "plasma", "exposure", "since_dose_h", "cumulative_dose")}
     for d, drug in enumerate(tp.drugs.values()):
         prev_on = state.drug_on[:, d] > 0
-        on = schedule_on(drug.schedule, t, dt, prev_on, state.burden, baseline, state.progression_h, xp)
+        on = schedule_on(drug.schedule, t, dt, prev_on, seen_burden, seen_baseline, seen_progression, xp)
         c = state.plasma[:, d]
         since = state.since_dose_h[:, d]
         zero, dose = f32(0.0), f32(drug.dose_uM)
@@ -179,4 +192,5 @@ def record(state: State, model) -> State:
     above = burden.astype(xp.float64) > factor * state.baseline.astype(xp.float64)
     first = started & (state.progression_h < 0) & above
     progression_h = xp.where(first, xp.float32(t_end), state.progression_h).astype(xp.float32)
+    state = monitoring.record(state, model, burden)
     return state.replace(burden=burden, progression_h=progression_h)
