@@ -4,7 +4,7 @@ presets scale the parameters they act on.
 ``host.age`` (young | aged), ``host.sex`` (female | male) and ``host.metabolic`` (lean | obese)
 each select a profile of multipliers (:class:`HostEffect`; 1 = no effect); the three selected
 profiles multiply. The profiles are config too (``host.aged.immune_competence=0.4``), with their
-sources in ``conf/host/default.yaml``. Presets compose on the command line::
+sources beside them below. Presets compose on the command line::
 
     lattice-run organ=liver host.age=aged host.metabolic=obese
 
@@ -56,17 +56,33 @@ class HostEffect(Params):
     )
 
 
+# The profiles (magnitudes all uncertain; reference numbers of Wang et al. 2025 in brackets).
 def _aged() -> HostEffect:
-    return HostEffect(immune_competence=0.5, t_cell_cytotoxicity=0.8, fibroblast_activation=1.5)
+    """18-month mice model the geriatric host (Wang 2025)."""
+    return HostEffect(
+        immune_competence=0.5,      # immunosenescence: fewer, less fit T cells recruited (Fane & Weeraratna 2020 [107])
+        t_cell_cytotoxicity=0.8,    # aged lung: γδT17 cells recruit neutrophils that suppress CD8 T cells (Duan 2024 [112])
+        fibroblast_activation=1.5,  # aged fibroblasts reawaken dormant cells (sFRP1 → AXL/MER; Fane 2022 [113])
+    )
 
 
 def _male() -> HostEffect:
-    return HostEffect(t_cell_cytotoxicity=0.6, t_cell_persistence=0.7)
+    """Female is the reference (ER in myeloid cells can polarise macrophages, Chakraborty 2021 [118]:
+    not modelled)."""
+    return HostEffect(
+        t_cell_cytotoxicity=0.6,  # androgen receptor in CD8 T cells suppresses granzyme B, TNF, IFN-γ (Guan 2022 [116])
+        t_cell_persistence=0.7,   # androgen drives the CD8 exhaustion program (Kwon 2022 [117])
+    )
 
 
 def _obese() -> HostEffect:
-    return HostEffect(t_cell_cytotoxicity=0.7, fibroblast_activation=1.3, macrophage_density=1.5,
-                      vessel_density=1.3, persister_entry=1.5)
+    return HostEffect(
+        t_cell_cytotoxicity=0.7,    # obesity impairs CD8 T-cell function in tumours (Ringel 2020 [147])
+        fibroblast_activation=1.3,  # obesity-induced inflammation and desmoplasia (Incio 2016 [146])
+        macrophage_density=1.5,     # inflammatory milieu, IL-6/TNF (Park 2010 [145])
+        vessel_density=1.3,         # pro-angiogenic milieu: lipocalin-2, VEGF, FGF (Roy 2022 [123])
+        persister_entry=1.5,        # more residual tumour cells after oncogene withdrawal (Ecker 2019 [122])
+    )
 
 
 @dataclass
