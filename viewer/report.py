@@ -123,6 +123,7 @@ def snapshots_figure(store: RunStore):
                 ax.set_xlabel("x (µm)", fontsize=8)
             if j > 0:
                 ax.set_yticks([])
+            ax.locator_params(nbins=4)  # few tick labels: readable, and text is what costs time here
             ax.tick_params(labelsize=7)
             if i == 0:
                 ax.set_title(f"{title}\nt = {store.frame_times_h[k]:g} h", fontsize=9)
