@@ -188,12 +188,13 @@ def preflight(variants, multirun: bool) -> list[str]:
         p = v.params
         if p.output.dir:
             run_dir, key = Path(p.output.dir), "output.dir"
+            if not multirun:  # Hydra still writes .hydra/ into its own run directory
+                check_writable(Path(OmegaConf.select(v.cfg, "hydra.run.dir")), "hydra.run.dir")
         elif multirun:
             run_dir, key = sweep_dir, "hydra.sweep.dir"
         else:
             run_dir, key = Path(OmegaConf.select(v.cfg, "hydra.run.dir")), "hydra.run.dir"
-        # Sizes first (cheap, and the likeliest refusal of a huge grid), then the directory.
-        est = resources.check(p, None)
+        resources.check(p, None)  # sizes first: cheap, and the likeliest refusal of a huge grid
         if not multirun or p.output.dir:
             check_run_dir(run_dir, p, key)
         est = resources.check(p, run_dir)
