@@ -329,6 +329,7 @@ def trial_table(study, setup: Setup):
         vals = t.values or []
         row |= {f"objective_{o}": (vals[i] if i < len(vals) else math.nan) for i, o in enumerate(setup.objectives)}
         row |= {k: v for k, v in t.user_attrs.items() if k not in ("config",)}
+        row |= {f"set:{k}": v for k, v in t.user_attrs.get("config", {}).items()}  # the values the run used
         row["config"] = json.dumps(t.user_attrs.get("config", {}), sort_keys=True)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -11,7 +11,7 @@ from lattice.params import ConfigError
 
 # A tiny competitive-release tumour with 5 % pre-existing resistance and fast division:
 # every replicate progresses under continuous therapy within ~100 daily steps.
-TINY = ["experiment=competitive_release", "grid.shape=[16,16]", "duration_h=4800",
+TINY = ["experiment=competitive_release", "grid.shape=[12,12]", "duration_h=4800",
         "tumour.initial.resistant_fraction=0.05", "tumour.cycle_h=200"]
 
 
