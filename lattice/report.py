@@ -65,7 +65,8 @@ def story_sentence(events: dict, final: dict, treated: bool, factor: float = 1.2
         parts.append(f"the tumour relapsed past {factor:g} × its size at therapy start at {_fmt(prog)} h "
                      f"({_pct(res)} genetically resistant at relapse)")
     else:
-        parts.append(f"no relapse within the run ({_fmt(end)} cells at the end, {_fmt(persisters)} persisters)")
+        plural = "" if persisters == 1 else "s"
+        parts.append(f"no relapse within the run ({_fmt(end)} cells at the end, {_fmt(persisters)} persister{plural})")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "."
 
