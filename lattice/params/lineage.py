@@ -35,7 +35,7 @@ class BarcodeParams(Params):
     )
     library_size: int = param(
         1_000_000, "barcodes", "library mode: distinct barcodes in the library", min=1, max=MAX_LIBRARY_SIZE,
-        source="lentiviral barcode libraries hold 10^5–10^7 ids (e.g. Bhang 2015 ClonTracer ~10^6)",
+        source="lentiviral barcode libraries hold 10^5–10^7 distinct ids (uncertain)",
     )
     moi: float = param(
         0.1, "integrations per cell", "library mode: multiplicity of infection; a cell is labelled with "
