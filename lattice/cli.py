@@ -64,6 +64,15 @@ def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool =
     from lattice.report import print_summary
     from lattice.simulation import Simulation
 
+    if params.backend in ("cupy", "auto"):
+        from lattice.devices import DeviceError, assign_device
+
+        try:
+            choice = assign_device(params.device)
+        except DeviceError as exc:
+            _fail(str(exc))
+        if choice is not None:
+            print(f"{PROG}: {choice.reason}", file=sys.stderr)
     backend = make_backend(params.backend, exact=params.exact)
     print(f"{PROG}: backend {backend.name} ({backend.reason})", file=sys.stderr)
     sim = Simulation(Model.build(params, backend), run_dir, cfg_dict, cfg_yaml)

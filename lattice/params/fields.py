@@ -74,7 +74,7 @@ def _death_signal() -> FieldParams:
 
 
 # Microenvironment signals (docs/model.md): solved only when something can secrete them (stroma for HGF
-# and TGF-β, T cells for IFN-γ and the chemokine; lattice.processes.stroma.active_fields). Units are
+# and TGF-β, T cells for IFN-γ and the chemokine; lattice.fields.active_fields). Units are
 # relative: 1 ≈ half-maximal effect (tumour.signals.hgf_half, immune.tgfb_half, ifng_half,
 # chemokine_half). Cytokine ranges √(D/λ): one cell's signal reaches ~250 µm (Francis & Palsson
 # 1997, docs/references.md: solid); IFN-γ > 800 µm (Hoekstra 2020; Thibaut 2020, solid).
@@ -144,6 +144,6 @@ class FieldsParams(Params):
         """Every field by name, in output channel order (disabled ones are held constant).
         Drug fields ``drug_<name>`` follow, built by the model from ``treatment.drugs``; the model
         keeps the microenvironment fields (hgf, tgfb, ifng, chemokine) only where something can
-        secrete them (:func:`lattice.processes.stroma.active_fields`)."""
+        secrete them (:func:`lattice.fields.active_fields`)."""
         return {"oxygen": self.oxygen, "glucose": self.glucose, "death_signal": self.death_signal,
                 "hgf": self.hgf, "tgfb": self.tgfb, "ifng": self.ifng, "chemokine": self.chemokine}

@@ -30,6 +30,8 @@ class RunParams(Params):
     step_h: float = param(1.0, "h", "cell step", min=0.0, min_exclusive=True)
     exact: bool = param(False, "", "CuPy only: compile kernels with --fmad=false so fields match NumPy "
                         "bit for bit (slightly slower); labels match either way")
+    device: int | None = param(None, "", "CUDA device (index among the visible ones) for the CuPy backend; null: "
+                               "round robin over the visible devices by Hydra job number (docs/cloud.md)", min=0)
     resume: str | None = param(None, "", "path of a run directory to continue from its last complete frame")
     grid: GridParams = param(GridParams())
     tumour: TumourParams = param(TumourParams())
@@ -119,3 +121,6 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name="schema", node=RunParams)
+    from lattice.run_id import register_resolver
+
+    register_resolver()  # ${run_id:} in conf/config.yaml's run directories
