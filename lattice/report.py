@@ -44,12 +44,21 @@ def _finite(e: dict, key: str) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
-def story_sentence(events: dict, final: dict, treated: bool, factor: float = 1.2) -> str:
-    """What happened, in one sentence, from the events and the last row of the table."""
+def story_sentence(events: dict, final: dict, treated: bool, factor: float = 1.2,
+                   initial: float | None = None) -> str:
+    """What happened, in one sentence, from the events and the last row of the table.
+
+    Args:
+        initial: the tumour burden of the first row (an untreated run has no baseline event).
+    """
     end = final.get("tumour_total", math.nan)
     persisters = final.get("dtp", 0) + final.get("dtep", 0)
     if not treated:
-        return f"No therapy: the tumour went from {_fmt(events.get('baseline_burden', math.nan))} to {_fmt(end)} cells."
+        if initial is None:
+            initial = _finite(events, "baseline_burden")
+        if initial is None:
+            return f"No therapy: the tumour ended with {_fmt(end)} cells."
+        return f"No therapy: the tumour went from {_fmt(initial)} to {_fmt(end)} cells."
     start, base = _finite(events, "therapy_start_h"), _finite(events, "baseline_burden")
     nadir_t, nadir = _finite(events, "nadir_time_h"), _finite(events, "nadir_burden")
     parts = []
@@ -155,7 +164,9 @@ def print_summary(result, params) -> None:
         if data is not None:
             ts, events = data
             console.print(story_table(ts, events, "The DTP story" if treated else "Populations"))
-            console.print(story_sentence(events, result.final[0], treated, factor), soft_wrap=True, highlight=False)
+            initial = float(ts["tumour_total"][0]) if len(ts.get("tumour_total", ())) else None
+            console.print(story_sentence(events, result.final[0], treated, factor, initial),
+                          soft_wrap=True, highlight=False)
         else:
             console.print(_final_table(result))
     else:

@@ -242,6 +242,10 @@ def test_story_sentence_says_what_happened():
     no_relapse = dict(EVENTS, progression_time_h=float("nan"))
     assert "no relapse within the run" in story_sentence(no_relapse, {"tumour_total": 12.0, "dtp": 8.0}, True)
     assert story_sentence({"baseline_burden": 5.0}, {"tumour_total": 50.0}, treated=False).startswith("No therapy")
+    # An untreated run has no baseline event: the first row's burden is the start.
+    untreated = story_sentence({}, {"tumour_total": 253.0}, treated=False, initial=13.0)
+    assert untreated == "No therapy: the tumour went from 13 to 253 cells."
+    assert "—" not in story_sentence({}, {"tumour_total": 253.0}, treated=False)
 
 
 def test_summary_headline_never_wraps_inside_a_number(capsys, monkeypatch):
