@@ -12,13 +12,13 @@ from pathlib import Path
 #: Names inside a run directory.
 ZARR_NAME = "run.zarr"
 SUMMARY_NAME = "summary.h5"
-#: Scratch names used while the saved state is replaced (see :mod:`lattice.io.zarr_store`);
+#: Scratch names used while the checkpoint is replaced (see :mod:`lattice.io.checkpoint`);
 #: they live next to ``run.zarr``, outside the zarr hierarchy, so no reader ever lists them.
 STATE_TMP_NAME = ".state.tmp"
 STATE_NEW_NAME = ".state.new"
 STATE_OLD_NAME = ".state.old"
-#: The state of the frame before the current one, kept (when asked) so that replicates written
-#: together can all be resumed from one common step after a crash part-way through a frame.
+#: Output schema 1 kept the previous frame's state here (one directory per replicate); schema 2
+#: writes all replicates in one checkpoint and removes it when it reopens such a run.
 STATE_PREV_NAME = ".state.prev"
 
 #: Everything a run writes into its directory (Hydra's ``.hydra/`` excluded: Hydra writes it
