@@ -103,3 +103,46 @@ def overlap_from_table(table: dict[str, np.ndarray], row: int = -1) -> list[dict
         split = min(table["clones"][a, 0], table["clones"][b, 0])
         out.append(overlap(table["clones"][a, row], table["clones"][b, row], table["shared_clones"][a, row], split))
     return out
+
+
+#: The lineage file beside summary.h5 (docs/outputs.md, docs/lineage.md).
+LINEAGE_NAME = "lineage.h5"
+#: Clones per replicate whose state shares are written at each frame.
+TOP_CLONES = 10
+
+
+def write_frame(run_dir, time_h: float, step: int, barcode: np.ndarray, cells: np.ndarray,
+                top: int = TOP_CLONES) -> None:
+    """Add one frame's clone table (:func:`clone_table`) to ``<run_dir>/lineage.h5`` as the group
+    ``frames/<step, 9 digits>``, dropping frames at or after ``step`` (a resumed run rewrites them
+    identically). The file is rewritten to a temporary name and renamed, so a killed run leaves
+    the previous complete file."""
+    import os
+    from pathlib import Path
+
+    import h5py
+
+    path = Path(run_dir) / LINEAGE_NAME
+    tmp = path.with_name(LINEAGE_NAME + ".tmp")
+    table = clone_table(barcode, cells, top)
+    with h5py.File(tmp, "w") as out:
+        out.attrs["description"] = ("clone sizes (live tumour cells per non-zero barcode, per replicate, largest "
+                                    "first) and the S/P/D/E/R shares of each replicate's largest clones, per frame")
+        out.attrs["state_columns"] = list(STATE_CODES)
+        frames = out.create_group("frames")
+        if path.exists():
+            with h5py.File(path, "r") as old:
+                for name, group in old.get("frames", {}).items():
+                    if int(group.attrs["step"]) < step:
+                        old.copy(group, frames, name=name)
+        group = frames.create_group(f"{step:09d}")
+        group.attrs["time_h"], group.attrs["step"] = float(time_h), int(step)
+        docs = {"replicate": ("1", "replicate of each clone"), "barcode": ("1", "clone id"),
+                "size": ("cells", "live tumour cells of the clone"),
+                "top_replicate": ("1", "replicate of each of the largest clones"),
+                "top_barcode": ("1", "clone id of each of the largest clones"),
+                "top_shares": ("1", "fraction of the clone's cells in S, P, D, E, R (state_columns)")}
+        for name, values in table.items():
+            ds = group.create_dataset(name, data=values)
+            ds.attrs["units"], ds.attrs["description"] = docs[name]
+    os.replace(tmp, path)

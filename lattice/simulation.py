@@ -25,6 +25,7 @@ from lattice import __version__
 from lattice.events import compute_events, describe
 from lattice.io import OutputError, RunWriter, planned_frames, prepare_run_dir
 from lattice.io.rundir import ZARR_NAME
+from lattice.lineage import write_frame as write_lineage_frame
 from lattice.model import Model
 from lattice.observe import observe
 from lattice.params import ConfigError
@@ -238,6 +239,8 @@ class Simulation:
         def write() -> None:
             self.writer.record(time_h, step, host, table, self._events(table), frame=frame, checkpoint=checkpoint,
                                wall_s=wall_s)
+            if frame and "barcode" in host:  # barcoded runs: clone tables in lineage.h5 (lattice.lineage)
+                write_lineage_frame(self.run_dir, time_h, step, host["barcode"], host["cells"])
 
         self._pending = self._io.submit(write)
 

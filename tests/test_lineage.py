@@ -199,3 +199,11 @@ def test_barcodes_and_monitoring_survive_a_kill_and_resume(tmp_path):
         for col in ("clones", "largest_clone", "shared_clones", "measured_burden", "measured_progression_h"):
             np.testing.assert_array_equal(fa["timeseries"][col][()], fb["timeseries"][col][()], err_msg=col)
         assert np.isfinite(fa["timeseries"]["measured_burden"][()]).any()
+    with h5py.File(full / "lineage.h5") as fa, h5py.File(killed / "lineage.h5") as fb:
+        assert list(fa["frames"]) == list(fb["frames"]) and len(fa["frames"]) == 13  # every 3 h of 36 h
+        for name, group in fa["frames"].items():
+            for ds in ("replicate", "barcode", "size", "top_barcode", "top_shares"):
+                np.testing.assert_array_equal(group[ds][()], fb["frames"][name][ds][()], err_msg=f"{name}/{ds}")
+        first, last = fa["frames"]["000000000"], fa["frames"]["000000036"]
+        assert last.attrs["time_h"] == 36.0 and first["size"][()].max() == 1  # one cell per clone at the split
+        assert last["size"][()].sum() < first["size"][()].sum()  # the drug killed most clones
