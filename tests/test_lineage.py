@@ -129,15 +129,31 @@ def test_overlap_statistic():
     assert math.isnan(overlap(0, 0, 0, 0)["ratio"])
 
 
-def test_barcodes_are_identical_on_numpy_and_host():
+def test_barcodes_stay_with_cells_killed_by_t_cells():
+    model = build_model("experiment=t_cell_kill_assay", "grid.shape=[32,32]", "immune.initial_t_cells=0.05",
+                        "tumour.barcodes.mode=cell")
+    state = model.initial_state()
+    killed = 0
+    for _ in range(24):
+        before = state
+        state = model.step(state)
+        died = codes.is_live_tumour(before.cells) & (state.cells == codes.DEAD)
+        killed += int(died.sum())
+        np.testing.assert_array_equal(state.barcode[died], before.barcode[died])
+    assert killed > 0 and state.immune_events[:, 1].sum() > 0, "T cells killed tumour cells"
+
+
+@pytest.mark.parametrize("preset", ["persister_assay", "t_cell_kill_assay"])
+def test_barcodes_are_identical_on_numpy_and_host(preset):
     from lattice.kernels import _host
 
     if _host.compiler() is None or not _host.probe()[0]:
         pytest.skip("no host build")
     from tests.test_host_backend import assert_same_states
 
-    over = (*DISH, "replicates=2", "tumour.barcodes.mode=library", "tumour.barcodes.moi=1",
-            "tumour.barcodes.library_size=40", "tumour.barcodes.evolving_per_division=0.3")
+    over = (f"experiment={preset}", "grid.shape=[32,32]", "replicates=2", "tumour.barcodes.mode=library",
+            "tumour.barcodes.moi=1", "tumour.barcodes.library_size=40", "tumour.barcodes.evolving_per_division=0.3")
+    over += ("immune.initial_t_cells=0.05",) if preset == "t_cell_kill_assay" else ("treatment=none",)
     ref, host = build_model(*over), build_model(*over, backend="host")
     a, b = ref.initial_state(), host.initial_state()
     for step in range(24):
