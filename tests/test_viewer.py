@@ -571,17 +571,20 @@ QTimer.singleShot(500, report)
 
 @pytest.mark.viewer
 @pytest.mark.skipif(not has_display(), reason=NO_DISPLAY_REASON)
-def test_napari_command_line_opens_run_zarr_after_lattice_view(run2d, tmp_path):
+def test_napari_command_line_opens_run_zarr_with_the_preference_saved(run2d, tmp_path):
     """The user's command, ``napari RUN/run.zarr``, in a fresh process with its own napari
-    settings: after ``lattice-view --register-reader`` it opens through our reader (a napari
+    settings: once the reader preference is saved it opens through our reader (a napari
     startup script lists the layers, closes any reader-choice dialog and quits)."""
     (tmp_path / "probe.py").write_text(NAPARI_PROBE)
     settings = tmp_path / "napari.yaml"
     settings.write_text(f"application:\n  startup_script: {tmp_path / 'probe.py'}\n")
+    from lattice.viewer.preference import register_reader
+    from napari.settings import NapariSettings
+
+    saved = NapariSettings(config_path=settings)  # what `lattice-view --register-reader` does, into this file
+    assert register_reader(saved)[0] == "added"
+    saved.save()
     env = {**os.environ, "NAPARI_CONFIG": str(settings)}
-    proc = subprocess.run([sys.executable, "-m", "lattice.viewer.cli", "--register-reader"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0 and "napari now opens" in proc.stderr, proc.stderr
     proc = subprocess.run([sys.executable, "-m", "napari", str(run2d / "run.zarr")], env=env,
                           capture_output=True, text=True, timeout=180, check=False)
     lines = [line.split() for line in proc.stdout.splitlines() if line.startswith(("LAYER", "DIALOG"))]
