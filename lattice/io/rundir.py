@@ -15,6 +15,8 @@ SUMMARY_NAME = "summary.h5"
 #: Scratch names used while the checkpoint is replaced (see :mod:`lattice.io.checkpoint`);
 #: they live next to ``run.zarr``, outside the zarr hierarchy, so no reader ever lists them.
 STATE_TMP_NAME = ".state.tmp"
+#: Where a new ``run.zarr`` is built before it is renamed into place (lattice.io.writer).
+STORE_TMP_NAME = ".run.zarr.tmp"
 STATE_NEW_NAME = ".state.new"
 STATE_OLD_NAME = ".state.old"
 #: Output schema 1 kept the previous frame's state here (one directory per replicate); schema 2
@@ -25,6 +27,7 @@ STATE_PREV_NAME = ".state.prev"
 #: before the job starts, so its presence says nothing about an earlier run).
 RUN_OUTPUTS = (
     ZARR_NAME, SUMMARY_NAME, SUMMARY_NAME + ".tmp", STATE_TMP_NAME, STATE_NEW_NAME, STATE_OLD_NAME, STATE_PREV_NAME,
+    STORE_TMP_NAME,
 )
 
 

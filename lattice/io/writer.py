@@ -26,6 +26,7 @@ import asyncio
 import copy
 import errno as errno_codes
 import json
+import os
 import shutil
 import warnings
 from collections.abc import Mapping, Sequence
@@ -52,9 +53,17 @@ from lattice.io.layout import (
     locate,
     open_root,
     replicate_group,
+    rmtree,
     to_numpy,
 )
-from lattice.io.rundir import SUMMARY_NAME, ZARR_NAME, OutputError, RunExistsError, resume_hint
+from lattice.io.rundir import (
+    STORE_TMP_NAME,
+    SUMMARY_NAME,
+    ZARR_NAME,
+    OutputError,
+    RunExistsError,
+    resume_hint,
+)
 from lattice.io.summary import Describe, check_events, check_table, write_summary
 from lattice.state import VOXEL_ARRAYS
 
@@ -135,6 +144,16 @@ def _create_images(
             {layer: twin(a, f"{name}/labels/{layer}/0") for layer, a in layers.items()},
         ))
     return handles
+
+
+def _rebind(handles: _Handles, root: zarr.Group, replicates: int) -> _Handles:
+    """The same arrays, addressed through ``root``'s store (after the store was renamed)."""
+    _, image, labels = handles
+
+    def on_root(a: zarr.Array) -> zarr.Array:
+        return zarr.Array(zarr.AsyncArray(a.metadata, StorePath(root.store, a.path)))
+
+    return (root if replicates == 1 else None), on_root(image), {k: on_root(a) for k, a in labels.items()}
 
 
 def _open_images(root: zarr.Group, replicates: int) -> list[_Handles]:
@@ -222,9 +241,16 @@ class RunWriter:
         extent = max(int(planned_frames), 0)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
+            # Built under a scratch name and renamed into place: a reader polling for the run
+            # (the viewer, a script) never finds a store whose replicate images are half made.
+            building = run_dir / STORE_TMP_NAME
+            rmtree(building)
             root_attrs = {ROOT_ATTR: meta} | ({"ome": image} if frames and replicates == 1 else {})
-            root = zarr.open_group(store=LocalStore(store_path), mode="w-", attributes=root_attrs)
+            root = zarr.open_group(store=LocalStore(building), mode="w-", attributes=root_attrs)
             handles = _create_images(root, replicates, specs, zyx, spacing_um, time, extent, image) if frames else []
+            os.rename(building, store_path)
+            root = open_root(store_path, "r+")
+            handles = [_rebind(h, root, replicates) for h in handles]
         except OSError as e:
             raise OutputError(
                 f"cannot create {store_path}: {e.strerror or e}; free space or fix permissions, then start "
