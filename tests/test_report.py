@@ -132,3 +132,18 @@ def test_report_rejects_what_is_not_a_run(tmp_path, capsys):
     assert main([str(write_foreign_zarr(tmp_path / "other.zarr"))]) == 2
     assert "holds no DTP Lattice run" in capsys.readouterr().err
     assert main([str(tmp_path / "missing")]) == 2
+
+
+@pytest.mark.parametrize("module", ["lattice.viewer.report", "lattice.viewer.cli"])
+def test_help_answers_without_loading_the_heavy_libraries(module):
+    """``lattice-report --help`` and ``lattice-view --help`` import only the standard library
+    (they took over a second when numpy, zarr and the run readers came first)."""
+    code = (
+        f"import sys\nfrom {module} import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'numpy', 'zarr', 'h5py', 'matplotlib', 'napari', 'qtpy', 'dask', 'yaml'})\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    assert "usage:" in proc.stdout, proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout
