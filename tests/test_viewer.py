@@ -82,6 +82,8 @@ def test_reader_preference_is_written_once_and_respects_the_users_choice(tmp_pat
     other.plugins.extension2reader = {run_store_pattern(): "napari-ome-zarr", "*.tif": "napari"}
     assert register_reader(other) == ("other", "napari-ome-zarr")
     assert other.plugins.extension2reader[run_store_pattern()] == "napari-ome-zarr"
+    assert register_reader(other, force=True) == ("added", PLUGIN)  # lattice-view --register-reader
+    assert other.plugins.extension2reader == {run_store_pattern(): PLUGIN, "*.tif": "napari"}
     # the pattern names run stores only: the real path of the folder with a trailing separator
     from fnmatch import fnmatch
 

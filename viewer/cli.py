@@ -5,7 +5,7 @@
     lattice-view --grid RUN1 RUN2                         # napari grid mode instead
     lattice-view --follow RUN                             # a run still being written
     lattice-view runs/multirun/2026-11-23/10-00-00        # every run of a sweep / replicates
-    lattice-view --register-reader                        # only: `napari RUN/run.zarr` picks our reader
+    lattice-view --register-reader                        # only make `napari RUN/run.zarr` pick our reader
 
 Runs of a sweep are named by their overrides (``treatment=adaptive seed=3``). On start,
 lattice-view also makes this plugin napari's reader for ``run.zarr`` folders
@@ -37,24 +37,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     nd.add_argument("--2d", dest="ndisplay", action="store_const", const=2, help="slice through z (3D runs)")
     p.add_argument("--no-widgets", action="store_true", help="layers only, no dock widgets")
     p.add_argument("--register-reader", action="store_true",
-                   help="only make DTP Lattice napari's reader for run.zarr folders (`napari RUN/run.zarr`), then exit")
+                   help="make DTP Lattice napari's reader for run.zarr folders (`napari RUN/run.zarr`), replacing "
+                        "another choice; without PATH, do only that")
     args = p.parse_args(argv)
     if not args.paths and not args.register_reader:
         p.error("a PATH is required (a run directory, run.zarr, or a directory of runs)")
     return args
 
 
-def register_reader(quiet_if_kept: bool = True) -> None:
-    """Make our reader napari's choice for run.zarr folders; print one line when that changed
-    something (or, with ``quiet_if_kept=False``, always)."""
+def register_reader(asked: bool = False) -> None:
+    """Make our reader napari's choice for run.zarr folders (``asked``: the user asked for it,
+    replace another choice); print one line when that changed something (or, when asked, always)."""
     from lattice.viewer.preference import describe
     from lattice.viewer.preference import register_reader as register
     from napari.settings import get_settings
 
     settings = get_settings()
-    outcome, plugin = register(settings)
+    outcome, plugin = register(settings, force=asked)
     line = describe(outcome, plugin, settings.config_path)
-    if line is None and not quiet_if_kept:
+    if line is None and asked:
         line = f"napari already opens run.zarr folders with the DTP Lattice reader ({settings.config_path})"
     if line:
         print(f"lattice-view: {line}", file=sys.stderr)
@@ -142,7 +143,7 @@ def wait_for_first_frames(runs, interval_s: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.register_reader:
-        register_reader(quiet_if_kept=False)
+        register_reader(asked=True)
         if not args.paths:
             return 0
     from lattice.viewer.names import open_named_runs

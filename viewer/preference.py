@@ -7,9 +7,9 @@ to use (a dialog, or ``MultipleReaderError`` from ``viewer.open(path, plugin=Non
 settings hold a reader preference, ``plugins.extension2reader``: ``{fnmatch pattern: plugin}``
 matched against the real path of the folder with a trailing separator. Nothing in a plugin's
 manifest can set that preference, so :func:`register_reader` writes it into napari's settings:
-``*/run.zarr/`` → ``dtp-lattice``. ``lattice-view`` does this on start (and says so once) and
-``lattice-view --register-reader`` does only this. A preference the user set for the same
-pattern to another reader is left alone.
+``*/run.zarr/`` → ``dtp-lattice``. ``lattice-view`` does this on start (and says so once),
+leaving alone a preference the user set for the same pattern to another reader;
+``lattice-view --register-reader`` does it even then.
 
 Run directories have no fixed name to match, so they open with ``lattice-view RUN`` or
 ``napari RUN/run.zarr``. ``viewer.open(path)`` in Python uses napari's built-in reader unless
@@ -34,12 +34,14 @@ def run_store_pattern() -> str:
     return os.path.join("*", ZARR_NAME) + os.sep
 
 
-def register_reader(settings=None) -> tuple[str, str]:
+def register_reader(settings=None, force: bool = False) -> tuple[str, str]:
     """Make :data:`PLUGIN` napari's reader for :func:`run_store_pattern` unless the user chose
-    another reader for that pattern. napari saves its settings file itself.
+    another reader for that pattern (``force``: replace that choice too). napari saves its
+    settings file itself.
 
     Args:
         settings: a ``NapariSettings`` (default: napari's ``get_settings()``).
+        force: the user asked for it (``lattice-view --register-reader``).
 
     Returns:
         ``(outcome, plugin)``: ``("added", "dtp-lattice")`` when written now, ``("kept",
@@ -55,7 +57,7 @@ def register_reader(settings=None) -> tuple[str, str]:
     chosen = current.get(pattern)
     if chosen == PLUGIN:
         return KEPT, PLUGIN
-    if chosen:
+    if chosen and not force:
         return OTHER, chosen
     settings.plugins.extension2reader = {**current, pattern: PLUGIN}  # assigning emits napari's autosave
     return ADDED, PLUGIN
