@@ -373,6 +373,7 @@ extern "C" __global__ void mg_lu(int nz, int ny, int nx, int hx, i64 cs, const f
 }
 #endif
 
+#ifndef LATTICE_HOST
 // One red–black half-sweep of one colour on one level: c ← c + r·inv, inv = 1/(a0 + α·W).
 // Reads c from cin0/cin1 (the current buffers of both colours), writes the colour's c to cout.
 extern "C" __global__ void __launch_bounds__(256)
@@ -397,6 +398,111 @@ extern "C" __global__ void __launch_bounds__(256)
     const float dc = r * inv;
     cout[(i64)b * cs + slot(L, z, y, x)] = c + dc;
 }
+
+#else  // LATTICE_HOST: thread 0 of each block relaxes the block's slots of its row in one loop. On
+       // interior rows the interior voxels take a straight-line body over contiguous slots (the
+       // neighbours along x are slots m − 1 + p and m + p of the other colour, along y and z slot m
+       // of the rows around) that the compiler vectorises; edges and boundary rows take the
+       // per-voxel code above. Every voxel gets the device's operations in the device's order.
+extern "C" __global__ void mg_smooth(LEVEL_PARAMS, i64 cs, int nch, int colour, int inhom,
+                                     const float* __restrict__ cin0, const float* __restrict__ cin1,
+                                     float* __restrict__ cout, const float* __restrict__ f,
+                                     const float* __restrict__ a0, const float* __restrict__ alpha32,
+                                     const float* __restrict__ two_g) {
+    if (threadIdx.x != 0) return;
+    const int row = blockIdx.x / nch;
+    const int m0 = (blockIdx.x - row * nch) * blockDim.x;
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const int p = (colour + y + z) & 1;  // parity of x of this colour's voxels in the row
+    const int m1 = min(m0 + (int)blockDim.x, (nx - p + 1) / 2);
+    if (m1 <= m0) return;
+    const Lev L = LEVEL_INIT;
+    const float al = alpha32[b];
+    const float alpha_l = uniform ? al * scale : al;
+    const Ctx k = {L, cs, b, alpha_l, two_g[b], inhom, cin0, cin1, f, a0};
+    const i64 rb = (i64)b * cs + (i64)row * hx;
+    float* __restrict__ out = cout + rb;
+    auto one = [&](int m) {  // the device kernel's body
+        const int x = 2 * m + p;
+        float c, a;
+        const float r = residual_at(k, z, y, x, &c, &a);
+        const float W = diag_geometry(L, z, y, x);
+        const float d = al * W;
+        const float inv = 1.0f / (a + d);
+        const float dc = r * inv;
+        out[m] = c + dc;
+    };
+    const bool inner_row = y > 0 && y < ny - 1 && (!three_d || (z > 0 && z < nz - 1));
+    // interior x in [1, nx - 2]: m from (p == 0) to (nx − 2 − p)/2
+    int lo_m = p == 0 ? 1 : 0, hi_m = nx - 2 - p >= 0 ? (nx - 2 - p) / 2 + 1 : 0;
+    if (!inner_row) lo_m = hi_m = m1;
+    lo_m = max(lo_m, m0);
+    hi_m = min(hi_m, m1);
+    if (hi_m < lo_m) hi_m = lo_m;
+    for (int m = m0; m < lo_m; ++m) one(m);
+    if (hi_m > lo_m) {
+        const float* __restrict__ own = (colour ? cin1 : cin0) + rb;
+        const float* __restrict__ oth = (colour ? cin0 : cin1) + rb;
+        const float* __restrict__ ym = oth - hx;
+        const float* __restrict__ yp = oth + hx;
+        const i64 plane = (i64)ny * hx;
+        const float* __restrict__ zm = oth - (three_d ? plane : 0);
+        const float* __restrict__ zp = oth + (three_d ? plane : 0);
+        const i64 sb = (2 * (i64)b + colour) * cs + (i64)row * hx;
+        const float* __restrict__ fr = f + sb;
+        const float* __restrict__ ar = a0 + sb;
+        const float* gl_x = gt + 2 * nz + 2 * ny;
+        const float* gh_x = gl_x + nx;
+        const float gly = gt[2 * nz + y], ghy = gt[2 * nz + ny + y];
+        const float glz = gt[z], ghz = gt[nz + z];
+        const double wzy = three_d ? wt[z] + wt[nz + y] : wt[nz + y];
+        const double* wx = wt + nz + ny;
+        for (int m = lo_m; m < hi_m; ++m) {
+            const int x = 2 * m + p;
+            const float c = own[m];
+            float ta = oth[m - 1 + p] - c;
+            float tb = oth[m + p] - c;
+            if (!uniform) {
+                ta = ta * gl_x[x];
+                tb = tb * gh_x[x];
+            }
+            const float tx = ta + tb;
+            ta = ym[m] - c;
+            tb = yp[m] - c;
+            if (!uniform) {
+                ta = ta * gly;
+                tb = tb * ghy;
+            }
+            const float ty = ta + tb;
+            float acc;
+            if (three_d) {
+                ta = zm[m] - c;
+                tb = zp[m] - c;
+                if (!uniform) {
+                    ta = ta * glz;
+                    tb = tb * ghz;
+                }
+                const float tz = ta + tb;
+                acc = (tz + ty) + tx;
+            } else {
+                acc = ty + tx;
+            }
+            const float a = ar[m];
+            const float ac = a * c;
+            const float rf = fr[m] - ac;
+            const float ra = acc * alpha_l;
+            const float r = rf + ra;
+            const float W = (float)(wzy + wx[x]);
+            const float d = al * W;
+            const float inv = 1.0f / (a + d);
+            const float dc = r * inv;
+            out[m] = c + dc;
+        }
+    }
+    for (int m = hi_m; m < m1; ++m) one(m);
+}
+#endif
 
 // Residual of level l, weighted and restricted onto level l+1 (one thread per coarse voxel):
 // f_c = R(r·w) · (1/w_c); the coarse iterate is set to 0 (both colours' current buffers).
