@@ -11,12 +11,15 @@ thread-local indices and runs the threads of its block one after the other. A la
 ctypes call (ctypes releases the GIL for it). Launches of fewer than 32768 threads run on the
 calling thread alone (a fork/join would cost more than the work; on a machine whose cores are
 busy with other processes it costs a scheduler time slice). ``OMP_NUM_THREADS`` sets the
-number of threads.
+number of threads; waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE`` unless set, see
+:class:`HostModule`).
 
 Exactness: ``-ffp-contract=off -fno-fast-math`` (the host twin of ``--fmad=false``), no
 flush-to-zero: every float32/float64 operation is one IEEE-rounded SSE operation, as in NumPy
 and in the IEEE device build (:func:`lattice.kernels._loader.ieee_module`). That is why the host
-backend is always exact: its labels *and* fields equal NumPy's bit for bit.
+backend is always exact: its labels *and* fields equal NumPy's bit for bit. The prelude replaces
+``rintf``/``ldexpf``/``frexpf`` by inline functions with the C library's exact results (libm
+calls in the inner loops of the portable math otherwise).
 
 Correctness of the block loop: the per-voxel kernels read inputs and write only their own
 outputs (no atomics, no shared memory), so any order of threads gives the device's result.
@@ -25,7 +28,9 @@ solve) cannot run that way; they are not compiled here: ``multigrid.cu`` gives t
 of their own under ``#ifdef LATTICE_HOST`` (thread 0 of each block does the block's work in the
 device's operation order, the other threads return), so the same launcher drives both. A new
 kernel that uses ``__shared__`` without such a body fails to compile here, loudly (the prelude
-defines neither ``__shared__`` nor ``__syncthreads``).
+defines neither ``__shared__`` nor ``__syncthreads``). ``multigrid.cu`` also gives its half-sweep
+``mg_smooth`` a host body (a contiguous loop over a row's interior voxels, same operations), for
+speed only.
 
 Cache: the libraries live in ``$LATTICE_KERNEL_CACHE``, else
 ``$XDG_CACHE_HOME/dtp-lattice/host-kernels``, else ``~/.cache/dtp-lattice/host-kernels``, one
