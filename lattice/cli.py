@@ -70,7 +70,7 @@ def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool =
         try:
             choice = assign_device(params.device)
         except DeviceError as exc:
-            _fail(str(exc))
+            raise ConfigError(str(exc)) from None
         if choice is not None:
             print(f"{PROG}: {choice.reason}", file=sys.stderr)
     backend = make_backend(params.backend, exact=params.exact)
@@ -104,6 +104,10 @@ def write_report(run_dir: Path) -> None:
 
 def _hydra_task(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return _sweep_job(cfg)
     from omegaconf import OmegaConf
 
     from lattice.configure import params_from_config
@@ -117,8 +121,71 @@ def _hydra_task(cfg) -> None:
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     try:
         execute(params, cfg_dict, OmegaConf.to_yaml(cfg, resolve=True), run_dir)
+    except ConfigError as exc:
+        _fail(str(exc))
     except (RunExistsError, OutputError, RuntimeError) as exc:
         _fail(str(exc), EXIT_RUN)
+
+
+def _sweep_job(cfg) -> None:
+    """One job of a sweep (docs/sweeps.md "Failed jobs and relaunching"): skipped when an earlier
+    launch finished it; otherwise run (an unfinished earlier attempt is resumed from its last
+    complete frame, or started again), and recorded in ``<job dir>/job.json`` as finished or
+    failed with its one-line error. A failure never stops the other jobs; an interrupt does."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from lattice.configure import explain, params_from_config
+    from lattice.io.rundir import has_run, prepare_run_dir
+    from lattice.jobs import FAILED, FINISHED, INTERRUPTED, JobRecord, read_job, write_job
+
+    hc = HydraConfig.get()
+    job_dir = Path(hc.runtime.output_dir)
+    record = JobRecord(int(hc.job.num), list(hc.overrides.task))
+    earlier = read_job(job_dir)
+    if earlier is not None and earlier.finished and earlier.overrides == record.overrides:
+        print(f"{PROG}: job {record.num} finished in an earlier launch: kept ({job_dir})", file=sys.stderr)
+        return
+    write_job(job_dir, record)
+    try:
+        params = params_from_config(cfg)
+        run_dir = Path(params.output.dir or job_dir)
+        again = earlier is not None and has_run(run_dir)  # an earlier attempt of this job left outputs
+        if again and not _resumable(run_dir):
+            prepare_run_dir(run_dir, overwrite=True)  # nothing to continue from: start it again
+            again = False
+        cfg_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        execute(params, OmegaConf.to_container(cfg, resolve=True), cfg_yaml, run_dir, resume=again)
+    except KeyboardInterrupt:
+        write_job(job_dir, JobRecord(record.num, record.overrides, INTERRUPTED, "interrupted"))
+        raise
+    except SystemExit as exc:  # execute()'s own one-line exits (already printed)
+        if exc.code == 130:
+            write_job(job_dir, JobRecord(record.num, record.overrides, INTERRUPTED, "interrupted"))
+            raise KeyboardInterrupt from None
+        write_job(job_dir, JobRecord(record.num, record.overrides, FAILED, f"exit status {exc.code}"))
+        return
+    except Exception as exc:  # noqa: BLE001 - any failure of one job is recorded; the sweep goes on
+        message = explain(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {_first_line(exc)}"
+        write_job(job_dir, JobRecord(record.num, record.overrides, FAILED, message))
+        print(f"{PROG}: job {record.num} failed: {message}", file=sys.stderr)
+        return
+    write_job(job_dir, JobRecord(record.num, record.overrides, FINISHED))
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+
+
+def _resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a checkpoint a job can continue from."""
+    from lattice.io import saved_step
+
+    try:
+        saved_step(run_dir)
+    except Exception:  # noqa: BLE001 - unreadable or absent: not resumable
+        return False
+    return True
 
 
 # -- checks before anything is written ----------------------------------------------------------
@@ -174,8 +241,47 @@ def check_backend(params) -> None:
         raise ConfigError(f"backend={params.backend}: {exc}") from None
 
 
-def preflight(variants, multirun: bool) -> list[str]:
-    """Check run directories, backend and resources of every variant; return warnings.
+def check_sweep_dir(sweep_dir: Path, jobs: list[list[str]]) -> list[int]:
+    """A relaunch into ``sweep_dir`` must be the same sweep: every job recorded there (job.json)
+    has the overrides of the job with its number. Returns the numbers of the jobs finished earlier.
+
+    Raises:
+        RunExistsRefusal: runs without a job record (not written by a sweep of this version), or
+            a job recorded with other overrides (another sweep).
+    """
+    from lattice.io.rundir import has_run
+    from lattice.jobs import find_job_records
+
+    if not sweep_dir.is_dir():
+        return []
+    records = find_job_records(sweep_dir)
+    for summary in sweep_dir.rglob("summary.h5"):
+        run = summary.parent if has_run(summary.parent) else None
+        if run is not None and not any(run == d or d in run.parents for d in records):
+            raise RunExistsRefusal(f"hydra.sweep.dir={sweep_dir} already holds runs that no sweep job recorded "
+                                   f"({run}): choose another hydra.sweep.dir (each run can be continued with "
+                                   f"resume=DIR)")
+    jobs = [task_overrides(job) for job in jobs]
+    finished = []
+    for job_dir, rec in sorted(records.items(), key=lambda item: item[1].num):
+        if rec.num >= len(jobs) or rec.overrides != jobs[rec.num]:
+            expected = " ".join(jobs[rec.num]) if rec.num < len(jobs) else f"no job {rec.num} (this sweep has {len(jobs)})"
+            raise RunExistsRefusal(f"hydra.sweep.dir={sweep_dir} holds another sweep: its job {rec.num} ({job_dir}) ran "
+                                   f"'{' '.join(rec.overrides)}', this command's is '{expected}'; relaunch the same "
+                                   f"command to finish that sweep, or choose another hydra.sweep.dir")
+        if rec.finished:
+            finished.append(rec.num)
+    return finished
+
+
+def task_overrides(job: list[str]) -> list[str]:
+    """A job's overrides without Hydra's own (``hydra.*``, ``hydra/...``): what the job records."""
+    return [o for o in job if not o.lstrip("+~").split("=", 1)[0].startswith(("hydra.", "hydra/"))]
+
+
+def preflight(plan, multirun: bool) -> list[str]:
+    """Check run directories, backend and resources of every valid job of ``plan``
+    (:class:`lattice.configure.SweepPlan`); return warnings.
 
     Raises:
         ConfigError: the first refusal (RunExistsRefusal for an existing run).
@@ -185,33 +291,33 @@ def preflight(variants, multirun: bool) -> list[str]:
     from lattice import resources
 
     warnings: list[str] = []
+    cfg = plan.hydra_cfg
     if multirun:
-        sweep_dir = Path(OmegaConf.select(variants[0].cfg, "hydra.sweep.dir"))
-        from lattice.io.rundir import has_run
-
-        if sweep_dir.is_dir() and any(has_run(p) or has_run(p.parent) for p in sweep_dir.rglob("summary.h5")):
-            raise RunExistsRefusal(f"hydra.sweep.dir={sweep_dir} already holds runs: choose another hydra.sweep.dir "
-                                   f"(each run of a sweep can be continued with resume=DIR)")
+        sweep_dir = Path(OmegaConf.select(cfg, "hydra.sweep.dir"))
+        finished = check_sweep_dir(sweep_dir, plan.jobs)
+        if finished:
+            warnings.append(f"{len(finished)} of {len(plan.jobs)} jobs finished in an earlier launch into {sweep_dir}: "
+                            f"kept; running the other {len(plan.jobs) - len(finished)}")
         check_writable(sweep_dir, "hydra.sweep.dir")
-    for v in variants:
-        p = v.params
+    for p in plan.valid:
         if p.output.dir:
             run_dir, key = Path(p.output.dir), "output.dir"
             if not multirun:  # Hydra still writes .hydra/ into its own run directory
-                check_writable(Path(OmegaConf.select(v.cfg, "hydra.run.dir")), "hydra.run.dir")
+                check_writable(Path(OmegaConf.select(cfg, "hydra.run.dir")), "hydra.run.dir")
         elif multirun:
             run_dir, key = sweep_dir, "hydra.sweep.dir"
         else:
-            run_dir, key = Path(OmegaConf.select(v.cfg, "hydra.run.dir")), "hydra.run.dir"
+            run_dir, key = Path(OmegaConf.select(cfg, "hydra.run.dir")), "hydra.run.dir"
         resources.check(p, None)  # sizes first: cheap, and the likeliest refusal of a huge grid
         if not multirun or p.output.dir:
             check_run_dir(run_dir, p, key)
         est = resources.check(p, run_dir)
         warnings += [w for w in est.warnings if w not in warnings]
-    check_backend(variants[0].params)
-    for v in variants[1:]:
-        if v.params.backend != variants[0].params.backend:
-            check_backend(v.params)
+    valid = plan.valid
+    check_backend(valid[0])
+    for p in valid[1:]:
+        if p.backend != valid[0].backend:
+            check_backend(p)
     return warnings
 
 
@@ -295,21 +401,37 @@ def main(argv: list[str] | None = None) -> None:
     from lattice.configure import CONFIG_MODULE, preset_conflicts, search_path_override, validate_overrides
 
     shows_only = bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
+    if args.multirun and (args.cfg or args.info or args.shell_completion):
+        shown = "--cfg" if args.cfg else "--info" if args.info else "--shell-completion"
+        _fail(f"{shown} prints a config and -m runs a sweep: give one of them ({PROG} {shown} ... without -m "
+              f"prints the config of one job, e.g. of the sweep's first values)")
     try:
         if args.config_dir and not Path(args.config_dir).expanduser().is_dir():
             raise ConfigError(f"--config-dir={args.config_dir}: no such folder; give a folder of your own presets "
                               f"(DIR/treatment/NAME.yaml, DIR/drug/NAME.yaml, ...)")
         overrides = search_path_override(args.overrides, args.config_dir)
-        variants = validate_overrides(overrides)
+        plan = validate_overrides(overrides, progress=_progress if args.multirun else None)
+        if len(plan.jobs) > 1 and not args.multirun and not shows_only:
+            raise ConfigError(f"the command line gives several values ({_swept(overrides)}): add -m to run a sweep of "
+                              f"every combination, or give one value")
         notes = [] if args.help or args.hydra_help else preset_conflicts(overrides)
         if not shows_only:  # --cfg, --info, --help print and write nothing: no directory to check
-            notes += preflight(variants, args.multirun)
+            notes += preflight(plan, args.multirun)
     except RunExistsRefusal as exc:
         _fail(str(exc), EXIT_RUN)
     except ConfigError as exc:
         _fail(str(exc))
     for note in notes:
         _warn(note)
+    if args.multirun and not shows_only:
+        for n, message in plan.errors.items():
+            _warn(f"job {n} ({' '.join(task_overrides(plan.jobs[n]))}) is invalid and will be recorded as failed: {message}")
+        # Pin the sweep directory checked above (its ${now:} and ${run_id:} resolved once), so that the
+        # summary at the end reads the same folder Hydra wrote.
+        from omegaconf import OmegaConf
+
+        sweep_dir = Path(OmegaConf.select(plan.hydra_cfg, "hydra.sweep.dir"))
+        overrides = [o for o in overrides if not o.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={sweep_dir}"]
 
     import hydra
 
@@ -320,7 +442,70 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = [sys.argv[0] if sys.argv else PROG, *flags, *overrides]
     register_configs()
     app = hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")(_hydra_task)
-    app()
+    if not args.multirun or shows_only:
+        app()
+        return
+    full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # a launcher's failure reaches us (one line below), not Hydra's printer
+    try:
+        app()
+    except KeyboardInterrupt:
+        _fail(f"interrupted; relaunch the same command to run the jobs not finished in {sweep_dir}", 130)
+    except Exception as exc:  # the launcher failed (sbatch refused, a plugin missing...)
+        if full_error:
+            raise
+        from lattice.configure import explain
+
+        _fail(f"the sweep could not be launched ({type(exc).__name__}: {explain(exc)}); nothing else was started "
+              f"by this command; relaunch it into hydra.sweep.dir={sweep_dir} once fixed", EXIT_RUN)
+    finally:
+        if not full_error:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+    sys.exit(sweep_outcome(sweep_dir, len(plan.jobs)))
+
+
+def _progress(done: int, total: int) -> None:
+    """The pre-check's progress line on stderr: redrawn on a terminal, printed once in a log."""
+    if total < 2:
+        return
+    if sys.stderr.isatty():
+        print(f"\r{PROG}: checking the sweep's jobs: {done}/{total}", end="" if done < total else "\n",
+              file=sys.stderr, flush=True)
+    elif done == total:
+        print(f"{PROG}: checked the sweep's {total} jobs", file=sys.stderr)
+
+
+def _swept(overrides: list[str]) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return ", ".join(ov.input_line for ov in parsed if ov.is_sweep_override())
+
+
+def sweep_outcome(sweep_dir: Path, n_jobs: int) -> int:
+    """Print one line per job that did not finish (its recorded error) and a count; return the exit
+    status: 0 when every job of the sweep finished, 1 otherwise."""
+    from lattice.jobs import find_job_records
+
+    records = find_job_records(sweep_dir)
+    by_num = {rec.num: (job_dir, rec) for job_dir, rec in records.items()}
+    failed = 0
+    for num in range(n_jobs):
+        job_dir, rec = by_num.get(num, (None, None))
+        if rec is None:
+            print(f"{PROG}: job {num} did not run (no job record under {sweep_dir})", file=sys.stderr)
+        elif not rec.finished:
+            print(f"{PROG}: job {num} {rec.status}: {rec.message or 'no message'} ({job_dir}; "
+                  f"{' '.join(rec.overrides)})", file=sys.stderr)
+        else:
+            continue
+        failed += 1
+    if failed:
+        print(f"{PROG}: {n_jobs - failed} of {n_jobs} jobs finished, {failed} did not: relaunch the same command "
+              f"(with hydra.sweep.dir={sweep_dir}) to run only those", file=sys.stderr)
+        return EXIT_RUN
+    print(f"{PROG}: all {n_jobs} jobs finished in {sweep_dir}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

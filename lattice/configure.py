@@ -8,6 +8,7 @@ Hydra writes anything (docs/configuration.md "Errors").
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import warnings
@@ -35,9 +36,8 @@ ADD_DRUG_HINT = ("add a drug with +drug@treatment.drugs.{name}=KIND (KIND: a con
 def params_from_config(cfg: DictConfig | dict) -> RunParams:
     """Validate a composed config (or a saved one) and return frozen :class:`RunParams`."""
     _reject_unknown(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg), RunParams, "")
-    schema = OmegaConf.structured(RunParams)
     try:
-        merged = OmegaConf.merge(schema, cfg)
+        merged = OmegaConf.merge(_schema(), cfg)
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:  # OmegaConf's errors carry the key in "full_key:"
         raise ConfigError(explain(exc)) from None
@@ -286,25 +286,167 @@ class Variant:
     params: RunParams
 
 
-def validate_overrides(overrides: list[str]) -> list[Variant]:
-    """Compose and validate every variant of the command line.
+@dataclasses.dataclass
+class SweepPlan:
+    """Every job a command line will run, in Hydra's job order, each checked.
 
-    Raises:
-        ConfigError: on the first bad variant, one line naming the key and the fix.
+    Attributes:
+        jobs: each job's overrides, exactly as Hydra's sweeper hands them to the job.
+        params: each job's validated parameters; None for a job whose combination is invalid.
+        errors: job index -> the one-line error of an invalid combination.
+        hydra_cfg: the first job's composed config, ``hydra`` node included (run and sweep dirs).
     """
+
+    jobs: list[list[str]]
+    params: list[RunParams | None]
+    errors: dict[int, str]
+    hydra_cfg: DictConfig
+
+    @property
+    def valid(self) -> list[RunParams]:
+        return [p for p in self.params if p is not None]
+
+
+def job_overrides(overrides: list[str]) -> list[list[str]]:
+    """The override list of every job, in job order, as Hydra's basic sweeper (used by the basic,
+    joblib and submitit launchers) builds them: the cartesian product of the swept values."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     try:
-        combos = expand_for_validation(overrides)
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        return BasicSweeper.split_arguments(parsed, None)[0]
     except HydraException as exc:
         raise ConfigError(explain(exc)) from None
-    variants = []
-    for combo in combos:
+
+
+def _fast_key(ov) -> str | None:
+    """The dotted key of a plain ``key=value`` override that can be applied to an already composed
+    config (a leaf of the schema outside the drug mapping); None for groups, ``+``/``~``, packages."""
+    key = ov.key_or_group
+    if ov.package is not None or ov.is_add() or ov.is_delete() or ov.is_force_add() or "/" in key:
+        return None
+    if key in GROUPS or key.startswith(("hydra", "treatment.drugs")):
+        return None
+    f = schema_field(key)
+    if f is None or dataclasses.is_dataclass(_default(f)) or isinstance(_default(f), dict):
+        return None
+    return key
+
+
+def _set_path(obj: Any, key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    if isinstance(obj, dict):
+        obj[last] = value
+    else:
+        setattr(obj, last, value)
+
+
+def validate_overrides(overrides: list[str], progress=None) -> SweepPlan:
+    """Compose and validate every job of the command line (one job without ``-m`` sweeps).
+
+    Fast enough for sweeps of hundreds of jobs: Hydra composes once per distinct choice of the
+    overrides that change the composition (groups, ``+``/``~``, drug entries); a swept plain key is
+    type-checked once per value against the schema, then set on a copy of the composed
+    parameters of each job before the cross-key checks (:func:`lattice.params.check`).
+
+    Args:
+        progress: called as ``progress(done, total)`` while the jobs are checked.
+
+    Raises:
+        ConfigError: a bad key, value or preset (one line naming it and the fix); a swept value
+            whose every combination is invalid; or every job invalid. A combination that is
+            invalid while its values are valid elsewhere is not raised: it is in ``errors``.
+    """
+    import copy
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    jobs = job_overrides(overrides)
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    fast = {}  # key -> {value text -> typed value}
+    for ov in parsed:
+        key = _fast_key(ov) if ov.is_sweep_override() else None
+        if key is not None:
+            fast[ov.get_key_element()] = dict(zip(ov.sweep_string_iterator(), ov.sweep_iterator(), strict=True))
+
+    # The overrides that change the composition -> (config with its hydra node, typed config, raw params).
+    composed: dict[tuple[str, ...], tuple[DictConfig, DictConfig, RunParams]] = {}
+
+    def base_of(job: list[str]) -> tuple[DictConfig, DictConfig, RunParams]:
+        rest = tuple(o for o in job if o.split("=", 1)[0] not in fast)
+        if rest not in composed:
+            try:
+                cfg = compose(list(rest), return_hydra_config=True)
+            except (HydraException, OmegaConfBaseException) as exc:
+                raise ConfigError(explain(exc)) from None
+            job_cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+            _reject_unknown(job_cfg, RunParams, "")
+            try:
+                merged = OmegaConf.merge(_schema(), job_cfg)
+                raw = OmegaConf.to_object(merged)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(explain(exc)) from None
+            composed[rest] = (cfg, merged, raw)
+        return composed[rest]
+
+    typed: dict[str, dict[str, Any]] = {}  # key -> value text -> value of the schema's type
+    if fast:
+        _, merged, _ = base_of(jobs[0])
+        for key, values in fast.items():
+            typed[key] = {}
+            before = OmegaConf.select(merged, key)
+            before = OmegaConf.to_container(before) if OmegaConf.is_config(before) else before
+            for text, value in values.items():
+                try:  # the typed config converts the value or names the key and the type it needs
+                    OmegaConf.update(merged, key, value, merge=False)
+                except OmegaConfBaseException as exc:
+                    raise ConfigError(explain(exc)) from None
+                node = OmegaConf.select(merged, key)
+                typed[key][text] = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+            OmegaConf.update(merged, key, before, merge=False)
+
+    params: list[RunParams | None] = []
+    errors: dict[int, str] = {}
+    for n, job in enumerate(jobs):
+        _, _, raw = base_of(job)
+        obj = copy.deepcopy(raw)
+        for o in job:
+            key, text = o.split("=", 1)
+            if key in fast:
+                _set_path(obj, key, copy.deepcopy(typed[key][text]))
         try:
-            cfg = compose(combo, return_hydra_config=True)
-        except (HydraException, OmegaConfBaseException) as exc:
-            raise ConfigError(explain(exc)) from None
-        job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-        variants.append(Variant(combo, cfg, params_from_config(job)))
-    return variants
+            params.append(check(obj))
+        except ConfigError as exc:
+            params.append(None)
+            errors[n] = str(exc)
+        if progress is not None:
+            progress(n + 1, len(jobs))
+    if errors:
+        _raise_value_errors(jobs, errors)
+    return SweepPlan(jobs, params, errors, base_of(jobs[0])[0])
+
+
+def _raise_value_errors(jobs: list[list[str]], errors: dict[int, str]) -> None:
+    """Refuse the command line when the errors are not about combinations: every job invalid,
+    or one swept value invalid whatever it is combined with (a typo such as seed=-1,2)."""
+    if len(errors) == len(jobs):
+        raise ConfigError(errors[min(errors)])
+    by_value: dict[str, list[int]] = {}
+    for n, job in enumerate(jobs):
+        for o in job:
+            by_value.setdefault(o, []).append(n)
+    for o, members in by_value.items():
+        if all(n in errors for n in members):
+            raise ConfigError(errors[members[0]])
+
+
+@functools.cache
+def _schema() -> DictConfig:
+    """The structured schema, built once per process (OmegaConf.merge copies it)."""
+    return OmegaConf.structured(RunParams)
 
 
 def _leaves(node: Any, prefix: str) -> dict[str, Any]:
