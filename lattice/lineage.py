@@ -146,3 +146,50 @@ def write_frame(run_dir, time_h: float, step: int, barcode: np.ndarray, cells: n
             ds = group.create_dataset(name, data=values)
             ds.attrs["units"], ds.attrs["description"] = docs[name]
     os.replace(tmp, path)
+
+
+def read_frames(run_dir) -> list[dict]:
+    """Every frame of ``<run_dir>/lineage.h5``, in time order: ``time_h``, ``step`` and the
+    :func:`clone_table` arrays."""
+    from pathlib import Path
+
+    import h5py
+
+    with h5py.File(Path(run_dir) / LINEAGE_NAME, "r") as f:
+        return [{"time_h": float(g.attrs["time_h"]), "step": int(g.attrs["step"]), **{k: g[k][()] for k in g}}
+                for _, g in sorted(f["frames"].items())]
+
+
+def plot_clones(run_dir, out, replicate: int = 0, n_times: int = 4, n_clones: int = 8):
+    """One replicate's clones (``lineage.h5``): ranked clone sizes at ``n_times`` frames spread
+    over the run (left: before, under and after drug) and, Muller-style, the sizes over time of
+    the ``n_clones`` largest clones at the end stacked on all the others (right: which clones
+    the relapse came from). Returns ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    frames = read_frames(run_dir)
+    picks = sorted({round(i * (len(frames) - 1) / max(1, n_times - 1)) for i in range(n_times)})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for i in picks:
+        fr = frames[i]
+        sizes = fr["size"][fr["replicate"] == replicate]
+        if sizes.size:
+            left.loglog(np.arange(1, sizes.size + 1), sizes, drawstyle="steps-post", label=f"{fr['time_h']:g} h")
+    left.set(xlabel="clone rank", ylabel="live cells in the clone", title=f"ranked clone sizes, replicate {replicate}")
+    left.legend(frameon=False)
+    mine = [(fr["barcode"][fr["replicate"] == replicate], fr["size"][fr["replicate"] == replicate]) for fr in frames]
+    leaders = mine[-1][0][:n_clones]
+    t = [fr["time_h"] for fr in frames]
+    layers = [[int(sz[ids == b].sum()) for ids, sz in mine] for b in leaders]
+    others = [int(sz.sum()) - sum(layer[k] for layer in layers) for k, (_, sz) in enumerate(mine)]
+    right.stackplot(t, *layers, others, labels=[f"clone {b}" for b in leaders] + ["all other clones"])
+    right.set(xlabel="time (h)", ylabel="live barcoded cells",
+              title=f"the {len(leaders)} largest clones at {t[-1]:g} h, over time")
+    right.legend(frameon=False, fontsize="small", loc="upper left")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

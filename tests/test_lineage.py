@@ -223,3 +223,21 @@ def test_barcodes_and_monitoring_survive_a_kill_and_resume(tmp_path):
         first, last = fa["frames"]["000000000"], fa["frames"]["000000036"]
         assert last.attrs["time_h"] == 36.0 and first["size"][()].max() == 1  # one cell per clone at the split
         assert last["size"][()].sum() < first["size"][()].sum()  # the drug killed most clones
+
+
+def test_lineage_file_keeps_earlier_frames_replaces_later_ones_and_plots(tmp_path):
+    from lattice.lineage import plot_clones, read_frames, write_frame
+
+    cells = np.full((1, 4, 4), codes.SENSITIVE, dtype=np.uint8)
+    cells[0, 0, :2] = codes.DTP
+    barcode = np.repeat(np.arange(1, 5, dtype=np.uint32), 4).reshape(1, 4, 4)
+    for step in (0, 10, 20):
+        write_frame(tmp_path, step * 1.0, step, barcode, cells)
+    write_frame(tmp_path, 10.0, 10, barcode[:, ::-1], cells)  # a resumed run rewrites step 10 and drops 20
+    frames = read_frames(tmp_path)
+    assert [f["step"] for f in frames] == [0, 10]
+    assert frames[0]["size"].tolist() == [4, 4, 4, 4] and frames[0]["barcode"].tolist() == [1, 2, 3, 4]
+    shares = dict(zip(frames[0]["top_barcode"].tolist(), frames[0]["top_shares"].tolist(), strict=True))
+    assert shares[1] == [0.5, 0.0, 0.5, 0.0, 0.0]  # clone 1: two S, two D
+    out = plot_clones(tmp_path, tmp_path / "clones.png")
+    assert out.stat().st_size > 1000
