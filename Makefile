@@ -24,8 +24,10 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	touch $@
 
 # What `make run` and the README tour use: the viewer (napari, matplotlib) and the joblib launcher.
+# Then napari's reader preference, so that `napari RUN/run.zarr` opens with the DTP Lattice reader.
 $(VENV)/.tour: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[viewer,joblib]'
+	-$(BIN)/lattice-view --register-reader
 	touch $(VENV)/.core $@
 
 # Everything the test suite needs: test tools, the viewer stack, the joblib launcher.
