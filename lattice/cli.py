@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from lattice.params import ConfigError
@@ -410,7 +411,9 @@ def main(argv: list[str] | None = None) -> None:
             raise ConfigError(f"--config-dir={args.config_dir}: no such folder; give a folder of your own presets "
                               f"(DIR/treatment/NAME.yaml, DIR/drug/NAME.yaml, ...)")
         overrides = search_path_override(args.overrides, args.config_dir)
+        started = time.perf_counter()
         plan = validate_overrides(overrides, progress=_progress if args.multirun else None)
+        checked_s = time.perf_counter() - started
         if len(plan.jobs) > 1 and not args.multirun and not shows_only:
             raise ConfigError(f"the command line gives several values ({_swept(overrides)}): add -m to run a sweep of "
                               f"every combination, or give one value")
@@ -424,6 +427,8 @@ def main(argv: list[str] | None = None) -> None:
     for note in notes:
         _warn(note)
     if args.multirun and not shows_only:
+        print(f"{PROG}: checked the {len(plan.jobs)} jobs of the sweep in {checked_s:.1f} s"
+              + (f" ({len(plan.errors)} invalid)" if plan.errors else ""), file=sys.stderr)
         for n, message in plan.errors.items():
             _warn(f"job {n} ({' '.join(task_overrides(plan.jobs[n]))}) is invalid and will be recorded as failed: {message}")
         # Pin the sweep directory checked above (its ${now:} and ${run_id:} resolved once), so that the
@@ -465,14 +470,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _progress(done: int, total: int) -> None:
-    """The pre-check's progress line on stderr: redrawn on a terminal, printed once in a log."""
-    if total < 2:
+    """The pre-check's progress on a terminal: one line redrawn, erased at the end (the outcome is
+    printed after the checks, and a refusal stays one line)."""
+    if total < 2 or not sys.stderr.isatty():
         return
-    if sys.stderr.isatty():
-        print(f"\r{PROG}: checking the sweep's jobs: {done}/{total}", end="" if done < total else "\n",
-              file=sys.stderr, flush=True)
-    elif done == total:
-        print(f"{PROG}: checked the sweep's {total} jobs", file=sys.stderr)
+    if done == total:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    elif done == 1 or done % 10 == 0:
+        print(f"\r{PROG}: checking the sweep's jobs: {done}/{total}", end="", file=sys.stderr, flush=True)
 
 
 def _swept(overrides: list[str]) -> str:
