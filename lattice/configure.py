@@ -315,9 +315,17 @@ def job_overrides(overrides: list[str]) -> list[list[str]]:
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
-        return BasicSweeper.split_arguments(parsed, None)[0]
+        jobs = BasicSweeper.split_arguments(parsed, None)[0]
     except HydraException as exc:
         raise ConfigError(explain(exc)) from None
+    except ValueError as exc:  # range(0,10,0) and the like, raised while the values are listed
+        raise ConfigError(f"cannot list the values of the sweep ({exc}): write key=a,b,c or key='range(START,STOP,STEP)' "
+                          f"with STEP not 0") from None
+    if not jobs:
+        empty = next((ov.input_line for ov in parsed if ov.is_sweep_override() and not list(ov.sweep_string_iterator())),
+                     "?")
+        raise ConfigError(f"{empty} gives no values: the sweep would run no job; give at least one value")
+    return jobs
 
 
 def _fast_key(ov) -> str | None:
