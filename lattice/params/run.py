@@ -28,8 +28,8 @@ class RunParams(Params):
     replicates: int = param(1, "", "independent lattices run together (seeds: replicate index in the key)", min=1)
     duration_h: float = param(720.0, "h", "simulated time", min=0.0, min_exclusive=True)
     step_h: float = param(1.0, "h", "cell step", min=0.0, min_exclusive=True)
-    exact: bool = param(False, "", "CuPy only: compile kernels with --fmad=false so fields match NumPy "
-                        "bit for bit (slightly slower); labels match either way")
+    exact: bool = param(False, "", "CuPy: compile the field kernels with --fmad=false so fields match NumPy "
+                        "bit for bit (slightly slower); labels match either way. The host backend is always exact")
     device: int | None = param(None, "", "CUDA device (index among the visible ones) for the CuPy backend; null: "
                                "round robin over the visible devices by Hydra job number (docs/cloud.md)", min=0)
     resume: str | None = param(None, "", "path of a run directory to continue from its last complete frame")
