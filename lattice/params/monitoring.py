@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lattice.params.spec import Params, param
+from lattice.params.spec import ConfigError, Params, param
 
 MONITORING_KINDS = ("exact", "psa")
 
@@ -46,3 +46,19 @@ class MonitoringParams(Params):
         0, "cells", "also record a biopsy at each visit: the DTP fraction among this many live tumour cells "
         "sampled at random (binomial error; 0: no biopsy). Recorded, not read by schedules", min=0,
     )
+
+
+def check_monitoring(mp: MonitoringParams, step_h: float) -> None:
+    """Relations between the monitoring keys and the step.
+
+    Raises:
+        ConfigError: an interval or delay that is not a whole number of steps, or a delay not
+            shorter than the interval (one result pending at a time).
+    """
+    for key, hours in (("interval_h", mp.interval_h), ("delay_h", mp.delay_h)):
+        ratio = hours / step_h
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ConfigError(f"treatment.monitoring.{key}={hours:g} must be a whole number of step_h={step_h:g}")
+    if mp.delay_h >= mp.interval_h:
+        raise ConfigError(f"treatment.monitoring.delay_h={mp.delay_h:g} must be shorter than "
+                          f"treatment.monitoring.interval_h={mp.interval_h:g} (one result pending at a time)")

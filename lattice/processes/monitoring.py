@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from lattice import codes
-from lattice.params import ConfigError
+from lattice.params.monitoring import check_monitoring
 from lattice.rng import Stream, uniforms
 from lattice.state import MONITORING_ARRAYS, State
 
@@ -36,20 +36,8 @@ def enabled(model) -> bool:
 
 
 def check(params) -> None:
-    """Relations between monitoring keys and the step.
-
-    Raises:
-        ConfigError: an interval or delay that is not a whole number of steps, or a delay not
-            shorter than the interval.
-    """
-    mp, step_h = params.treatment.monitoring, params.step_h
-    for key, hours in (("interval_h", mp.interval_h), ("delay_h", mp.delay_h)):
-        ratio = hours / step_h
-        if abs(ratio - round(ratio)) > 1e-9:
-            raise ConfigError(f"treatment.monitoring.{key}={hours:g} must be a whole number of step_h={step_h:g}")
-    if mp.delay_h >= mp.interval_h:
-        raise ConfigError(f"treatment.monitoring.delay_h={mp.delay_h:g} must be shorter than "
-                          f"treatment.monitoring.interval_h={mp.interval_h:g} (one result pending at a time)")
+    """:func:`lattice.params.monitoring.check_monitoring` for a run's parameters (ConfigError)."""
+    check_monitoring(params.treatment.monitoring, params.step_h)
 
 
 def is_visit(t_h: float, interval_h: float) -> bool:
