@@ -92,10 +92,11 @@ def field_count(params: RunParams) -> int:
 
 
 def frame_count(params: RunParams) -> int:
-    """Frames written: t = 0, every ``output.every_h``, and the last step if not on that grid."""
+    """Frames written: t = 0 and every ``output.every_h`` (none with ``output.frames=false``)."""
+    if not params.output.frames:
+        return 0
     every = max(1, round(params.output.every_h / params.step_h))
-    n = params.n_steps
-    return 1 + n // every + (1 if n % every else 0)
+    return 1 + params.n_steps // every
 
 
 def available_memory() -> int | None:

@@ -73,6 +73,10 @@ def check(params: RunParams) -> RunParams:
     ratio = params.output.every_h / params.step_h
     if abs(ratio - round(ratio)) > 1e-9:
         raise ConfigError(f"output.every_h={params.output.every_h:g} must be a whole number of step_h={params.step_h:g}")
+    ckpt = params.output.checkpoint_every_h
+    if ckpt is not None and abs(ckpt / params.step_h - round(ckpt / params.step_h)) > 1e-9:
+        raise ConfigError(f"output.checkpoint_every_h={ckpt:g} must be a whole number of step_h={params.step_h:g} "
+                          "(or null: a checkpoint at every frame)")
     return params.freeze()
 
 
