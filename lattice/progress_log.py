@@ -90,7 +90,8 @@ class ProgressLines:
     def close(self, step: int, tumour: float) -> None:
         """The last line: where the run stopped (the end, or where it was interrupted)."""
         elapsed = self.clock() - self.t0
-        self._print(f"{self.prefix}: stopped at step {step}/{self.total}, t = {step * self.step_h:.1f} h, "
+        verb = "finished" if step >= self.total else "stopped"
+        self._print(f"{self.prefix}: {verb} at step {step}/{self.total}, t = {step * self.step_h:.1f} h, "
                     f"tumour {int(tumour)} cells, after {_duration(elapsed)}")
 
     def _print(self, text: str) -> None:

@@ -181,11 +181,15 @@ class Simulation:
     def _loop(self, n_steps: int, show: bool) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from lattice.progress_log import ProgressLines, is_terminal
+
         step_h = self.model.params.step_h
         columns = (TextColumn("[bold]t = {task.fields[t]:>7.1f} h"), BarColumn(),
                    TextColumn("{task.completed}/{task.total} steps"), TextColumn("tumour {task.fields[n]}"),
                    TimeRemainingColumn())
-        with Progress(*columns, disable=not show, transient=False) as bar:
+        # A batch job's log is not a terminal: plain lines at a fixed interval instead of the bar.
+        lines = ProgressLines(n_steps, step_h, start_step=self.state.step) if show and not is_terminal() else None
+        with Progress(*columns, disable=not show or lines is not None, transient=False) as bar:
             task = bar.add_task("run", total=n_steps, completed=self.state.step,
                                 t=self.state.step * step_h, n=self._last("tumour_total"))
             while self.state.step < n_steps:
@@ -197,6 +201,10 @@ class Simulation:
                 if frame or ckpt:
                     self._record(self.state, frame=frame, checkpoint=ckpt)
                 bar.update(task, completed=step, t=step * step_h, n=self._last("tumour_total"))
+                if lines is not None:
+                    lines.update(step, self._last("tumour_total"))
+        if lines is not None:
+            lines.close(self.state.step, self._last("tumour_total"))
 
     # -- recording ------------------------------------------------------------------------
     def _append_row(self, state: State) -> None:

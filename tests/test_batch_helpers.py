@@ -35,7 +35,7 @@ def test_progress_lines_at_the_interval_with_rate_and_time_left():
     assert sum(printed) == 12 and len(lines) == 13
     assert lines[0] == ("lattice-run: step 60/720 (8.3 %), t = 60.0 h, tumour 1060 cells, 2.00 steps/s, "
                         "about 5 min 30 s left")
-    assert lines[-1] == "lattice-run: stopped at step 720/720, t = 720.0 h, tumour 1720 cells, after 6 min 0 s"
+    assert lines[-1] == "lattice-run: finished at step 720/720, t = 720.0 h, tumour 1720 cells, after 6 min 0 s"
 
 
 def test_resumed_run_counts_its_rate_from_where_it_started():
@@ -70,3 +70,26 @@ def test_resolver_is_stable_within_a_process_and_differs_between_processes():
     others = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={"PATH": ""}).stdout.strip() for _ in range(3)}
     assert len(others) == 3 and run_id() not in others
+
+
+def test_interrupted_run_says_stopped():
+    clock, out = FakeClock(), io.StringIO()
+    p = ProgressLines(total_steps=100, step_h=1.0, every_s=30.0, stream=out, clock=clock)
+    p.close(40, 12)
+    assert out.getvalue().startswith("lattice-run: stopped at step 40/100")
+
+
+def test_run_logged_to_a_file_prints_plain_progress_lines(tmp_path):
+    """A run whose output is not a terminal (a batch job's log) ends with a plain progress line."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "job.log"
+    with log.open("w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "lattice.cli", "grid.shape=[8,8]", "duration_h=4",
+                               "backend=numpy", f"hydra.run.dir={tmp_path / 'run'}"],
+                              stdout=fh, stderr=subprocess.STDOUT, timeout=300, check=False)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert "lattice-run: finished at step 4/4, t = 4.0 h" in text
+    assert "\x1b[" not in text.split("finished at step")[0]  # no terminal escape codes before it
