@@ -155,6 +155,11 @@ def _sweep_job(cfg) -> None:
         if again and not _resumable(run_dir):
             prepare_run_dir(run_dir, overwrite=True)  # nothing to continue from: start it again
             again = False
+            print(f"{PROG}: job {record.num}: the earlier attempt left no checkpoint: starting it again",
+                  file=sys.stderr)
+        elif again:
+            print(f"{PROG}: job {record.num}: continuing the earlier attempt from its last complete frame",
+                  file=sys.stderr)
         cfg_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         execute(params, OmegaConf.to_container(cfg, resolve=True), cfg_yaml, run_dir, resume=again)
     except KeyboardInterrupt:
