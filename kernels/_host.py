@@ -123,6 +123,12 @@ static thread_local lattice_dim3 blockIdx, threadIdx, blockDim, gridDim;
 static inline uint32_t __umulhi(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 32); }
 static inline int min(int a, int b) { return a < b ? a : b; }
 static inline int max(int a, int b) { return a > b ? a : b; }
+// A host body that does its whole block's work in thread 0 (multigrid.cu) marks itself with
+// LATTICE_HOST_BLOCK_KERNEL(name) after its definition: the launch then calls it once per block
+// (threadIdx.x = 0) instead of once per thread, which saves a call per thread.
+template <auto K> struct lattice_block_kernel { static constexpr bool value = false; };
+#define LATTICE_HOST_BLOCK_KERNEL(k) \
+    template <> struct lattice_block_kernel<&k> { static constexpr bool value = true; };
 """
 
 ENTRY_TEMPLATE = r"""
@@ -167,9 +173,14 @@ template <class... A> struct lattice_kernel<void (*)(A...)> {
 #pragma omp for schedule(static)
             for (long blk = 0; blk < nb; ++blk) {
                 blockIdx = {(unsigned)(blk % gx), (unsigned)(blk / gx), 0u};
-                for (unsigned t = 0; t < bx; ++t) {
-                    threadIdx = {t, 0u, 0u};
+                if constexpr (lattice_block_kernel<K>::value) {
+                    threadIdx = {0u, 0u, 0u};
                     std::apply(K, a);
+                } else {
+                    for (unsigned t = 0; t < bx; ++t) {
+                        threadIdx = {t, 0u, 0u};
+                        std::apply(K, a);
+                    }
                 }
             }
 #ifdef LATTICE_HOST_FTZ

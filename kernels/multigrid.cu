@@ -371,6 +371,7 @@ extern "C" __global__ void mg_lu(int nz, int ny, int nx, int hx, i64 cs, const f
             }
     }
 }
+LATTICE_HOST_BLOCK_KERNEL(mg_lu)
 #endif
 
 #ifndef LATTICE_HOST
@@ -502,8 +503,10 @@ extern "C" __global__ void mg_smooth(LEVEL_PARAMS, i64 cs, int nch, int colour, 
     }
     for (int m = hi_m; m < m1; ++m) one(m);
 }
+LATTICE_HOST_BLOCK_KERNEL(mg_smooth)
 #endif
 
+#ifndef LATTICE_HOST
 // Residual of level l, weighted and restricted onto level l+1 (one thread per coarse voxel):
 // f_c = R(r·w) · (1/w_c); the coarse iterate is set to 0 (both colours' current buffers).
 extern "C" __global__ void __launch_bounds__(256, 6)  // 40 registers, no spills (sm_80, sm_90)
@@ -559,6 +562,167 @@ extern "C" __global__ void __launch_bounds__(256, 6)  // 40 registers, no spills
     if ((X + Y + Z) & 1) cc1[o] = 0.0f;
     else cc0[o] = 0.0f;
 }
+#else  // LATTICE_HOST: thread 0 of the first block of each coarse row does the whole row. The
+       // residuals of the 2 (3D: 4) fine rows under it are computed per colour over contiguous slots
+       // (host_residual_row: the half-sweep's straight-line body; edges through residual_at), weighted,
+       // then restricted in the device's order. Every value gets the device's operations.
+#include <vector>
+
+// r at every voxel of one colour of row (z, y): out[m] for x = 2m + p, p = (colour + y + z) & 1,
+// m < (nx − p + 1)/2. Interior voxels of interior rows in one loop over contiguous slots.
+static void host_residual_row(const Ctx& k, int z, int y, int colour, float* __restrict__ out) {
+    const Lev& L = k.L;
+    const int nz = L.nz, ny = L.ny, nx = L.nx, hx = L.hx, three_d = L.three_d, uniform = L.uniform;
+    const int p = (colour + y + z) & 1;
+    const int n = (nx - p + 1) / 2;
+    const bool inner_row = y > 0 && y < ny - 1 && (!three_d || (z > 0 && z < nz - 1));
+    int lo_m = p == 0 ? 1 : 0, hi_m = nx - 2 - p >= 0 ? (nx - 2 - p) / 2 + 1 : 0;
+    if (!inner_row) lo_m = hi_m = n;
+    lo_m = min(lo_m, n);
+    hi_m = min(hi_m, n);
+    if (hi_m < lo_m) hi_m = lo_m;
+    float cdum, adum;
+    for (int m = 0; m < lo_m; ++m) out[m] = residual_at(k, z, y, 2 * m + p, &cdum, &adum);
+    if (hi_m > lo_m) {
+        const i64 row = (i64)z * ny + y;
+        const i64 rb = (i64)k.b * k.cs + row * hx;
+        const float* __restrict__ own = (colour ? k.c1 : k.c0) + rb;
+        const float* __restrict__ oth = (colour ? k.c0 : k.c1) + rb;
+        const float* __restrict__ ym = oth - hx;
+        const float* __restrict__ yp = oth + hx;
+        const i64 plane = (i64)ny * hx;
+        const float* __restrict__ zm = oth - (three_d ? plane : 0);
+        const float* __restrict__ zp = oth + (three_d ? plane : 0);
+        const i64 sb = (2 * (i64)k.b + colour) * k.cs + row * hx;
+        const float* __restrict__ fr = k.f + sb;
+        const float* __restrict__ ar = k.a0 + sb;
+        const float* gt = L.gt;
+        const float* gl_x = gt + 2 * nz + 2 * ny;
+        const float* gh_x = gl_x + nx;
+        const float gly = gt[2 * nz + y], ghy = gt[2 * nz + ny + y];
+        const float glz = gt[z], ghz = gt[nz + z];
+        const float alpha_l = k.alpha_l;
+        for (int m = lo_m; m < hi_m; ++m) {
+            const int x = 2 * m + p;
+            const float c = own[m];
+            float ta = oth[m - 1 + p] - c;
+            float tb = oth[m + p] - c;
+            if (!uniform) {
+                ta = ta * gl_x[x];
+                tb = tb * gh_x[x];
+            }
+            const float tx = ta + tb;
+            ta = ym[m] - c;
+            tb = yp[m] - c;
+            if (!uniform) {
+                ta = ta * gly;
+                tb = tb * ghy;
+            }
+            const float ty = ta + tb;
+            float acc;
+            if (three_d) {
+                ta = zm[m] - c;
+                tb = zp[m] - c;
+                if (!uniform) {
+                    ta = ta * glz;
+                    tb = tb * ghz;
+                }
+                const float tz = ta + tb;
+                acc = (tz + ty) + tx;
+            } else {
+                acc = ty + tx;
+            }
+            const float ac = ar[m] * c;
+            const float rf = fr[m] - ac;
+            const float ra = acc * alpha_l;
+            out[m] = rf + ra;
+        }
+    }
+    for (int m = hi_m; m < n; ++m) out[m] = residual_at(k, z, y, 2 * m + p, &cdum, &adum);
+}
+
+extern "C" __global__ void mg_restrict(LEVEL_PARAMS, i64 cs, int inhom, int first, float nd2, const float* __restrict__ c0,
+                                       const float* __restrict__ c1, const float* __restrict__ f,
+                                       const float* __restrict__ a0, const float* __restrict__ w,
+                                       const float* __restrict__ alpha32, const float* __restrict__ two_g,
+                                       const float* __restrict__ rt, int mz, int my, int mx, int hxc, i64 csc,
+                                       int nch, const float* __restrict__ wc, float* __restrict__ fc,
+                                       float* __restrict__ cc0, float* __restrict__ cc1) {
+    if (threadIdx.x != 0) return;
+    const int row = blockIdx.x / nch;
+    if ((int)blockIdx.x != row * nch) return;  // the row's first block does the whole coarse row
+    const int b = blockIdx.y;
+    const int Z = row / my, Y = row - Z * my;
+    const Lev L = LEVEL_INIT;
+    const float al = alpha32[b];
+    const Ctx k = {L, cs, b, uniform ? al * scale : al, two_g[b], inhom, c0, c1, f, a0};
+    const int zs[2] = {three_d ? 2 * Z : 0, three_d ? min(2 * Z + 1, nz - 1) : 0};
+    const int ys[2] = {2 * Y, min(2 * Y + 1, ny - 1)};
+    // v[(dz·2 + dy)·2 + parity of x][m]: the weighted residual r·w of fine voxel x = 2m + parity
+    thread_local std::vector<float> buf;
+    if (buf.size() < (size_t)8 * hx) buf.resize((size_t)8 * hx);
+    float* v[2][2][2];
+    const float t = al * nd2;
+    for (int dz = 0; dz < (three_d ? 2 : 1); ++dz)
+        for (int dy = 0; dy < 2; ++dy) {
+            const int zz = zs[dz], yy = ys[dy];
+            for (int par = 0; par < 2; ++par) {
+                float* __restrict__ out = buf.data() + (size_t)((dz * 2 + dy) * 2 + par) * hx;
+                v[dz][dy][par] = out;
+                const int colour = (par + yy + zz) & 1;
+                host_residual_row(k, zz, yy, colour, out);
+                const int n = (nx - par + 1) / 2;
+                const i64 sb = (2 * (i64)b + colour) * cs + ((i64)zz * ny + yy) * hx;
+                if (first) {
+                    const float* __restrict__ ar = a0 + sb;
+                    for (int m = 0; m < n; ++m) {
+                        const float wv = 1.0f / (ar[m] + t);
+                        out[m] = out[m] * wv;
+                    }
+                } else {
+                    const float* __restrict__ wr = w + sb;
+                    for (int m = 0; m < n; ++m) out[m] = out[m] * wr[m];
+                }
+            }
+            if (nx & 1) v[dz][dy][1][nx / 2] = v[dz][dy][0][nx / 2];  // single child x = nx − 1
+        }
+    const float az = rt[Z], bz = rt[mz + Z];
+    const float ay = rt[2 * mz + Y], by = rt[2 * mz + my + Y];
+    const float* __restrict__ axt = rt + 2 * mz + 2 * my;
+    const float* __restrict__ bxt = axt + mx;
+    const i64 crow = (i64)Z * my + Y;
+    for (int X = 0; X < mx; ++X) {
+        float y1[2];
+        for (int par = 0; par < 2; ++par) {
+            if (three_d) {
+                float y0[2];
+                for (int dy = 0; dy < 2; ++dy) {
+                    const float p = v[0][dy][par][X] * az;
+                    const float q = v[1][dy][par][X] * bz;
+                    y0[dy] = p + q;
+                }
+                const float p = y0[0] * ay;
+                const float q = y0[1] * by;
+                y1[par] = p + q;
+            } else {
+                const float p = v[0][0][par][X] * ay;
+                const float q = v[0][1][par][X] * by;
+                y1[par] = p + q;
+            }
+        }
+        const float p = y1[0] * axt[X];
+        const float q = y1[1] * bxt[X];
+        const float rw = p + q;
+        const int cc = (X + Y + Z) & 1;
+        const i64 sl = crow * hxc + (X >> 1);
+        const i64 so = (2 * (i64)b + cc) * csc + sl;
+        const float iw = 1.0f / wc[so];
+        fc[so] = rw * iw;
+        (cc ? cc1 : cc0)[(i64)b * csc + sl] = 0.0f;
+    }
+}
+LATTICE_HOST_BLOCK_KERNEL(mg_restrict)
+#endif
 
 // Index into a coarse axis padded by one ghost each side → the coarse index that ghost copies and
 // whether it is negated (homogeneous Dirichlet ghost −e).
@@ -572,6 +736,7 @@ __device__ __forceinline__ int resolve_padded(int pi, int m, int bnd, bool* neg)
     return bnd == BND_PERIODIC ? 0 : m - 1;
 }
 
+#ifndef LATTICE_HOST
 // c_l ← c_l + P(e), P = linear interpolation between the true coarse centres, axis by axis
 // (z, y, x): y_i = (e[p_i]·wp_i) + (e[q_i]·wq_i) with ghosts beyond the edges.
 // pt: int32 [p_z(nz) q_z(nz) p_y(ny) q_y(ny) p_x(nx) q_x(nx)] into the padded coarse axis;
@@ -642,6 +807,88 @@ extern "C" __global__ void __launch_bounds__(256)
     float* cp = ((x + y + z) & 1) ? c1 : c0;
     cp[o] = cp[o] + P;
 }
+#else  // LATTICE_HOST: thread 0 of the first block of each fine row does the whole row: the z and y
+       // interpolation once per coarse column into a padded row (ghost columns by resolve_padded),
+       // then the x interpolation per fine voxel. Same operations and order as the device body.
+extern "C" __global__ void mg_prolong(int nz, int ny, int nx, int hx, i64 cs, int three_d, int bnd, int nch, int mz,
+                                      int my, int mx, int hxc, i64 csc, const int* __restrict__ pt,
+                                      const float* __restrict__ pw, const float* __restrict__ e0,
+                                      const float* __restrict__ e1, float* c0, float* c1) {
+    if (threadIdx.x != 0) return;
+    const int row = blockIdx.x / nch;
+    if ((int)blockIdx.x != row * nch) return;  // the row's first block does the whole fine row
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const int oz = 0, oy = 2 * nz, ox = 2 * nz + 2 * ny;
+    int jz[2] = {0, 0}, jy[2];
+    bool gz[2] = {false, false}, gy[2];
+    float wpz = 1.0f, wqz = 0.0f;
+    if (three_d) {
+        jz[0] = resolve_padded(pt[oz + z], mz, bnd, &gz[0]);
+        jz[1] = resolve_padded(pt[oz + nz + z], mz, bnd, &gz[1]);
+        wpz = pw[oz + z];
+        wqz = pw[oz + nz + z];
+    }
+    jy[0] = resolve_padded(pt[oy + y], my, bnd, &gy[0]);
+    jy[1] = resolve_padded(pt[oy + ny + y], my, bnd, &gy[1]);
+    const float wpy = pw[oy + y], wqy = pw[oy + ny + y];
+    const i64 base = (i64)b * csc;
+    thread_local std::vector<float> buf;
+    if (buf.size() < (size_t)mx + 2) buf.resize((size_t)mx + 2);
+    float* __restrict__ R = buf.data();  // R[X + 1]: the z- and y-interpolated coarse column X
+    for (int X = 0; X < mx; ++X) {
+        float y0[2];
+        for (int iy = 0; iy < 2; ++iy) {
+            const int Y = jy[iy];
+            float v;
+            if (three_d) {
+                float e[2];
+                for (int iz = 0; iz < 2; ++iz) {
+                    const int Z = jz[iz];
+                    const i64 o = base + ((i64)Z * my + Y) * hxc + (X >> 1);
+                    const float ev = ((X + Y + Z) & 1) ? e1[o] : e0[o];
+                    e[iz] = gz[iz] ? -ev : ev;
+                }
+                const float p = e[0] * wpz;
+                const float q = e[1] * wqz;
+                v = p + q;
+            } else {
+                const i64 o = base + (i64)Y * hxc + (X >> 1);
+                v = ((X + Y) & 1) ? e1[o] : e0[o];
+            }
+            y0[iy] = gy[iy] ? -v : v;
+        }
+        const float p = y0[0] * wpy;
+        const float q = y0[1] * wqy;
+        R[X + 1] = p + q;
+    }
+    bool ng;
+    int j = resolve_padded(0, mx, bnd, &ng);
+    R[0] = ng ? -R[j + 1] : R[j + 1];
+    j = resolve_padded(mx + 1, mx, bnd, &ng);
+    R[mx + 1] = ng ? -R[j + 1] : R[j + 1];
+    const int* __restrict__ px = pt + ox;
+    const int* __restrict__ qx = pt + ox + nx;
+    const float* __restrict__ wpx = pw + ox;
+    const float* __restrict__ wqx = pw + ox + nx;
+    const i64 rb = (i64)b * cs + (i64)row * hx;
+    float* __restrict__ ce = (((y + z) & 1) ? c1 : c0) + rb;  // voxels of even x
+    float* __restrict__ co = (((y + z) & 1) ? c0 : c1) + rb;  // voxels of odd x
+    for (int m = 0; m < hx; ++m) {
+        const int x = 2 * m;
+        const float p = R[px[x]] * wpx[x];
+        const float q = R[qx[x]] * wqx[x];
+        ce[m] = ce[m] + (p + q);
+    }
+    for (int m = 0; m < nx / 2; ++m) {
+        const int x = 2 * m + 1;
+        const float p = R[px[x]] * wpx[x];
+        const float q = R[qx[x]] * wqx[x];
+        co[m] = co[m] + (p + q);
+    }
+}
+LATTICE_HOST_BLOCK_KERNEL(mg_prolong)
+#endif
 
 #ifndef LATTICE_HOST
 // Coarsest level, one block of 64 threads per field: y = LU⁻¹ rhs in float64 (forward then
@@ -740,6 +987,7 @@ extern "C" __global__ void mg_coarse_solve(LEVEL_PARAMS, i64 cs, int mode, int i
         cp[o] = mode == 0 ? s : cp[o] + s;
     }
 }
+LATTICE_HOST_BLOCK_KERNEL(mg_coarse_solve)
 #endif
 
 // Finest level back to the natural (B, nz, ny, nx) layout.
