@@ -270,10 +270,13 @@ def objective_fn(setup: Setup):
 def best_trials(study, setup: Setup) -> list:
     """The best trial (one objective) or the Pareto front (several), at most ``--presets``."""
     if len(setup.objectives) == 1:
-        try:
-            return [study.best_trial]
-        except ValueError:
+        # Ties are common when the median is censored at the end of the run: among the trials with
+        # the best value, take the one that used the least drug (then the earliest).
+        done = [t for t in study.trials if t.state.name == "COMPLETE" and t.values]
+        if not done:
             return []
+        sign = -1.0 if OBJECTIVES[setup.objectives[0]][0] == "maximize" else 1.0
+        return [min(done, key=lambda t: (sign * t.values[0], t.user_attrs.get("dose_per_day", math.inf), t.number))]
     front = sorted(study.best_trials, key=lambda t: -t.values[0] if OBJECTIVES[setup.objectives[0]][0] == "maximize"
                    else t.values[0])
     return front[: setup.presets]
