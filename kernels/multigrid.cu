@@ -200,6 +200,7 @@ extern "C" __global__ void mg_params(int B, int nD, int nL, int nG, double k, co
     two_g[b] = gv + gv;
 }
 
+#ifndef LATTICE_HOST
 // Finest level from the natural (B, nz, ny, nx) input: c, f = c + s·dt, a0 = (λ + u)·dt + 1.
 extern "C" __global__ void __launch_bounds__(256)
     mg_setup0(int nz, int ny, int nx, int hx, i64 cs, int nch, int has_u, int has_s, float dt32,
@@ -233,6 +234,45 @@ extern "C" __global__ void __launch_bounds__(256)
     f[(2 * (i64)b + col) * cs + sl] = fv;
     a0[(2 * (i64)b + col) * cs + sl] = a;
 }
+
+#else  // LATTICE_HOST: thread 0 does the block's voxels of its row in one loop (same operations).
+extern "C" __global__ void mg_setup0(int nz, int ny, int nx, int hx, i64 cs, int nch, int has_u, int has_s,
+                                     float dt32, const float* __restrict__ cin, const float* __restrict__ u,
+                                     const float* __restrict__ s, const float* __restrict__ lam,
+                                     float* __restrict__ c0, float* __restrict__ c1, float* __restrict__ f,
+                                     float* __restrict__ a0) {
+    const int row = blockIdx.x / nch;
+    const int x0 = (blockIdx.x - row * nch) * blockDim.x;
+    const int x1 = min(x0 + (int)blockDim.x, nx);
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const float l = lam[b];
+    const i64 nat = (((i64)b * nz + z) * ny + y) * nx;
+    const i64 sl = ((i64)z * ny + y) * hx;
+    for (int x = x0; x < x1; ++x) {
+        const float c = cin[nat + x];
+        float a;
+        if (has_u) {
+            const float t = l + u[nat + x];
+            a = t * dt32;
+        } else {
+            a = l * dt32;
+        }
+        a = a + 1.0f;
+        float fv = c;
+        if (has_s) {
+            const float t = s[nat + x] * dt32;
+            fv = c + t;
+        }
+        const int col = (x + y + z) & 1;
+        const i64 o = sl + (x >> 1);
+        (col ? c1 : c0)[(i64)b * cs + o] = c;
+        f[(2 * (i64)b + col) * cs + o] = fv;
+        a0[(2 * (i64)b + col) * cs + o] = a;
+    }
+}
+LATTICE_HOST_BLOCK_KERNEL(mg_setup0)
+#endif
 
 // Restriction weights and reaction of level l+1 from level l: num = R(a0·w), den = R(w),
 // a0_c = num/den (level 0: w = 1/(a0 + α·2·ndim), num = a0·w). num is kept in the coarse f
@@ -405,6 +445,126 @@ extern "C" __global__ void __launch_bounds__(256)
        // neighbours along x are slots m − 1 + p and m + p of the other colour, along y and z slot m
        // of the rows around) that the compiler vectorises; edges and boundary rows take the
        // per-voxel code above. Every voxel gets the device's operations in the device's order.
+#include <vector>
+
+// The interior voxels m ∈ [lo, hi) of one colour (x = 2m + p) of an interior row: residual_at's
+// operations in its order with every neighbour in the lattice, as one straight-line loop over
+// contiguous slots (x neighbours: slots m − 1 + p and m + p of the other colour; y and z: slot m
+// of the rows around), specialised on the level's kind so that the compiler vectorises it.
+// SMOOTH: out[m] = c + r·(1/(a0 + α·W)) (a half-sweep), else out[m] = r.
+struct HostRow {
+    const float *own, *oth, *ym, *yp, *zm, *zp, *fr, *ar, *gl_x, *gh_x;
+    float gly, ghy, glz, ghz, alpha_l, al;
+    double wzy;
+    const double* wx;
+};
+
+template <bool UNIFORM, bool THREE_D, bool SMOOTH>
+static void host_interior(const HostRow& R, int lo, int hi, int p, float* __restrict__ out) {
+    const float* __restrict__ own = R.own;
+    const float* __restrict__ oth = R.oth;
+    const float* __restrict__ ym = R.ym;
+    const float* __restrict__ yp = R.yp;
+    const float* __restrict__ zm = R.zm;
+    const float* __restrict__ zp = R.zp;
+    const float* __restrict__ fr = R.fr;
+    const float* __restrict__ ar = R.ar;
+    const float* __restrict__ gl_x = R.gl_x;
+    const float* __restrict__ gh_x = R.gh_x;
+    const double* __restrict__ wx = R.wx;
+    const float gly = R.gly, ghy = R.ghy, glz = R.glz, ghz = R.ghz, alpha_l = R.alpha_l, al = R.al;
+    const double wzy = R.wzy;
+    for (int m = lo; m < hi; ++m) {
+        const int x = 2 * m + p;
+        const float c = own[m];
+        float ta = oth[m - 1 + p] - c;
+        float tb = oth[m + p] - c;
+        if (!UNIFORM) {
+            ta = ta * gl_x[x];
+            tb = tb * gh_x[x];
+        }
+        const float tx = ta + tb;
+        ta = ym[m] - c;
+        tb = yp[m] - c;
+        if (!UNIFORM) {
+            ta = ta * gly;
+            tb = tb * ghy;
+        }
+        const float ty = ta + tb;
+        float acc;
+        if (THREE_D) {
+            ta = zm[m] - c;
+            tb = zp[m] - c;
+            if (!UNIFORM) {
+                ta = ta * glz;
+                tb = tb * ghz;
+            }
+            const float tz = ta + tb;
+            acc = (tz + ty) + tx;
+        } else {
+            acc = ty + tx;
+        }
+        const float a = ar[m];
+        const float ac = a * c;
+        const float rf = fr[m] - ac;
+        const float ra = acc * alpha_l;
+        const float r = rf + ra;
+        if (SMOOTH) {
+            const float W = (float)(wzy + wx[x]);
+            const float d = al * W;
+            const float inv = 1.0f / (a + d);
+            const float dc = r * inv;
+            out[m] = c + dc;
+        } else {
+            out[m] = r;
+        }
+    }
+}
+
+template <bool SMOOTH>
+static void host_interior_any(const HostRow& R, int uniform, int three_d, int lo, int hi, int p, float* out) {
+    if (uniform) {
+        if (three_d) host_interior<true, true, SMOOTH>(R, lo, hi, p, out);
+        else host_interior<true, false, SMOOTH>(R, lo, hi, p, out);
+    } else {
+        if (three_d) host_interior<false, true, SMOOTH>(R, lo, hi, p, out);
+        else host_interior<false, false, SMOOTH>(R, lo, hi, p, out);
+    }
+}
+
+// The HostRow of one colour of row (z, y) of field b.
+static HostRow host_row(const Ctx& k, int z, int y, int colour) {
+    const Lev& L = k.L;
+    const int nz = L.nz, ny = L.ny, nx = L.nx, hx = L.hx;
+    const i64 row = (i64)z * ny + y;
+    const i64 rb = (i64)k.b * k.cs + row * hx;
+    const float* oth = (colour ? k.c0 : k.c1) + rb;
+    const i64 plane = L.three_d ? (i64)ny * hx : 0;
+    const i64 sb = (2 * (i64)k.b + colour) * k.cs + row * hx;
+    const float* gt = L.gt;
+    const double* wt = L.wt;
+    HostRow R;
+    R.own = (colour ? k.c1 : k.c0) + rb;
+    R.oth = oth;
+    R.ym = oth - hx;
+    R.yp = oth + hx;
+    R.zm = oth - plane;
+    R.zp = oth + plane;
+    R.fr = k.f + sb;
+    R.ar = k.a0 + sb;
+    R.gl_x = gt + 2 * nz + 2 * ny;
+    R.gh_x = R.gl_x + nx;
+    R.gly = gt[2 * nz + y];
+    R.ghy = gt[2 * nz + ny + y];
+    R.glz = gt[z];
+    R.ghz = gt[nz + z];
+    R.alpha_l = k.alpha_l;
+    R.al = 0.0f;
+    R.wzy = L.three_d ? wt[z] + wt[nz + y] : wt[nz + y];
+    R.wx = wt + nz + ny;
+    return R;
+}
+
 extern "C" __global__ void mg_smooth(LEVEL_PARAMS, i64 cs, int nch, int colour, int inhom,
                                      const float* __restrict__ cin0, const float* __restrict__ cin1,
                                      float* __restrict__ cout, const float* __restrict__ f,
@@ -443,63 +603,9 @@ extern "C" __global__ void mg_smooth(LEVEL_PARAMS, i64 cs, int nch, int colour, 
     if (hi_m < lo_m) hi_m = lo_m;
     for (int m = m0; m < lo_m; ++m) one(m);
     if (hi_m > lo_m) {
-        const float* __restrict__ own = (colour ? cin1 : cin0) + rb;
-        const float* __restrict__ oth = (colour ? cin0 : cin1) + rb;
-        const float* __restrict__ ym = oth - hx;
-        const float* __restrict__ yp = oth + hx;
-        const i64 plane = (i64)ny * hx;
-        const float* __restrict__ zm = oth - (three_d ? plane : 0);
-        const float* __restrict__ zp = oth + (three_d ? plane : 0);
-        const i64 sb = (2 * (i64)b + colour) * cs + (i64)row * hx;
-        const float* __restrict__ fr = f + sb;
-        const float* __restrict__ ar = a0 + sb;
-        const float* gl_x = gt + 2 * nz + 2 * ny;
-        const float* gh_x = gl_x + nx;
-        const float gly = gt[2 * nz + y], ghy = gt[2 * nz + ny + y];
-        const float glz = gt[z], ghz = gt[nz + z];
-        const double wzy = three_d ? wt[z] + wt[nz + y] : wt[nz + y];
-        const double* wx = wt + nz + ny;
-        for (int m = lo_m; m < hi_m; ++m) {
-            const int x = 2 * m + p;
-            const float c = own[m];
-            float ta = oth[m - 1 + p] - c;
-            float tb = oth[m + p] - c;
-            if (!uniform) {
-                ta = ta * gl_x[x];
-                tb = tb * gh_x[x];
-            }
-            const float tx = ta + tb;
-            ta = ym[m] - c;
-            tb = yp[m] - c;
-            if (!uniform) {
-                ta = ta * gly;
-                tb = tb * ghy;
-            }
-            const float ty = ta + tb;
-            float acc;
-            if (three_d) {
-                ta = zm[m] - c;
-                tb = zp[m] - c;
-                if (!uniform) {
-                    ta = ta * glz;
-                    tb = tb * ghz;
-                }
-                const float tz = ta + tb;
-                acc = (tz + ty) + tx;
-            } else {
-                acc = ty + tx;
-            }
-            const float a = ar[m];
-            const float ac = a * c;
-            const float rf = fr[m] - ac;
-            const float ra = acc * alpha_l;
-            const float r = rf + ra;
-            const float W = (float)(wzy + wx[x]);
-            const float d = al * W;
-            const float inv = 1.0f / (a + d);
-            const float dc = r * inv;
-            out[m] = c + dc;
-        }
+        HostRow R = host_row(k, z, y, colour);
+        R.al = al;
+        host_interior_any<true>(R, uniform, three_d, lo_m, hi_m, p, cout + rb);
     }
     for (int m = hi_m; m < m1; ++m) one(m);
 }
@@ -566,13 +672,11 @@ extern "C" __global__ void __launch_bounds__(256, 6)  // 40 registers, no spills
        // residuals of the 2 (3D: 4) fine rows under it are computed per colour over contiguous slots
        // (host_residual_row: the half-sweep's straight-line body; edges through residual_at), weighted,
        // then restricted in the device's order. Every value gets the device's operations.
-#include <vector>
-
 // r at every voxel of one colour of row (z, y): out[m] for x = 2m + p, p = (colour + y + z) & 1,
 // m < (nx − p + 1)/2. Interior voxels of interior rows in one loop over contiguous slots.
 static void host_residual_row(const Ctx& k, int z, int y, int colour, float* __restrict__ out) {
     const Lev& L = k.L;
-    const int nz = L.nz, ny = L.ny, nx = L.nx, hx = L.hx, three_d = L.three_d, uniform = L.uniform;
+    const int nz = L.nz, ny = L.ny, nx = L.nx, three_d = L.three_d;
     const int p = (colour + y + z) & 1;
     const int n = (nx - p + 1) / 2;
     const bool inner_row = y > 0 && y < ny - 1 && (!three_d || (z > 0 && z < nz - 1));
@@ -583,61 +687,7 @@ static void host_residual_row(const Ctx& k, int z, int y, int colour, float* __r
     if (hi_m < lo_m) hi_m = lo_m;
     float cdum, adum;
     for (int m = 0; m < lo_m; ++m) out[m] = residual_at(k, z, y, 2 * m + p, &cdum, &adum);
-    if (hi_m > lo_m) {
-        const i64 row = (i64)z * ny + y;
-        const i64 rb = (i64)k.b * k.cs + row * hx;
-        const float* __restrict__ own = (colour ? k.c1 : k.c0) + rb;
-        const float* __restrict__ oth = (colour ? k.c0 : k.c1) + rb;
-        const float* __restrict__ ym = oth - hx;
-        const float* __restrict__ yp = oth + hx;
-        const i64 plane = (i64)ny * hx;
-        const float* __restrict__ zm = oth - (three_d ? plane : 0);
-        const float* __restrict__ zp = oth + (three_d ? plane : 0);
-        const i64 sb = (2 * (i64)k.b + colour) * k.cs + row * hx;
-        const float* __restrict__ fr = k.f + sb;
-        const float* __restrict__ ar = k.a0 + sb;
-        const float* gt = L.gt;
-        const float* gl_x = gt + 2 * nz + 2 * ny;
-        const float* gh_x = gl_x + nx;
-        const float gly = gt[2 * nz + y], ghy = gt[2 * nz + ny + y];
-        const float glz = gt[z], ghz = gt[nz + z];
-        const float alpha_l = k.alpha_l;
-        for (int m = lo_m; m < hi_m; ++m) {
-            const int x = 2 * m + p;
-            const float c = own[m];
-            float ta = oth[m - 1 + p] - c;
-            float tb = oth[m + p] - c;
-            if (!uniform) {
-                ta = ta * gl_x[x];
-                tb = tb * gh_x[x];
-            }
-            const float tx = ta + tb;
-            ta = ym[m] - c;
-            tb = yp[m] - c;
-            if (!uniform) {
-                ta = ta * gly;
-                tb = tb * ghy;
-            }
-            const float ty = ta + tb;
-            float acc;
-            if (three_d) {
-                ta = zm[m] - c;
-                tb = zp[m] - c;
-                if (!uniform) {
-                    ta = ta * glz;
-                    tb = tb * ghz;
-                }
-                const float tz = ta + tb;
-                acc = (tz + ty) + tx;
-            } else {
-                acc = ty + tx;
-            }
-            const float ac = ar[m] * c;
-            const float rf = fr[m] - ac;
-            const float ra = acc * alpha_l;
-            out[m] = rf + ra;
-        }
-    }
+    if (hi_m > lo_m) host_interior_any<false>(host_row(k, z, y, colour), L.uniform, three_d, lo_m, hi_m, p, out);
     for (int m = hi_m; m < n; ++m) out[m] = residual_at(k, z, y, 2 * m + p, &cdum, &adum);
 }
 
@@ -990,6 +1040,7 @@ extern "C" __global__ void mg_coarse_solve(LEVEL_PARAMS, i64 cs, int mode, int i
 LATTICE_HOST_BLOCK_KERNEL(mg_coarse_solve)
 #endif
 
+#ifndef LATTICE_HOST
 // Finest level back to the natural (B, nz, ny, nx) layout.
 extern "C" __global__ void __launch_bounds__(256)
     mg_output(int nz, int ny, int nx, int hx, i64 cs, int nch, const float* __restrict__ c0,
@@ -1002,3 +1053,19 @@ extern "C" __global__ void __launch_bounds__(256)
     const i64 o = (i64)b * cs + ((i64)z * ny + y) * hx + (x >> 1);
     out[(((i64)b * nz + z) * ny + y) * nx + x] = ((x + y + z) & 1) ? c1[o] : c0[o];
 }
+#else  // LATTICE_HOST: thread 0 does the block's voxels of its row in one loop.
+extern "C" __global__ void mg_output(int nz, int ny, int nx, int hx, i64 cs, int nch, const float* __restrict__ c0,
+                                     const float* __restrict__ c1, float* __restrict__ out) {
+    const int row = blockIdx.x / nch;
+    const int x0 = (blockIdx.x - row * nch) * blockDim.x;
+    const int x1 = min(x0 + (int)blockDim.x, nx);
+    const int b = blockIdx.y;
+    const int z = row / ny, y = row - z * ny;
+    const i64 o = (i64)b * cs + ((i64)z * ny + y) * hx;
+    float* __restrict__ orow = out + (((i64)b * nz + z) * ny + y) * nx;
+    const float* __restrict__ ce = (((y + z) & 1) ? c1 : c0) + o;  // voxels of even x
+    const float* __restrict__ co = (((y + z) & 1) ? c0 : c1) + o;
+    for (int x = x0; x < x1; ++x) orow[x] = (x & 1) ? co[x >> 1] : ce[x >> 1];
+}
+LATTICE_HOST_BLOCK_KERNEL(mg_output)
+#endif
