@@ -361,8 +361,19 @@ def run(cohort: Cohort, runner: ArmRunner, patients, out: Path, log=print) -> di
                "hazard_ratio_all": hr[hr.subgroup == "all"].drop(columns=["subgroup", "level"]).to_dict("records"),
                "response_rates": responses.to_dict("records"),
                "wall_s": time.perf_counter() - t0, "simulation_s": float(oc.wall_s.sum())}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    (out / "summary.json").write_text(json.dumps(_finite(summary), indent=2, default=float))
     return summary
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no inf/NaN: a median not reached (inf) or an inestimable ratio (NaN) becomes null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def main(argv: list[str] | None = None) -> None:

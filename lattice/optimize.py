@@ -46,6 +46,8 @@ DAY_H = 24.0
 #: objective name -> (direction, column in the trial table, description).
 OBJECTIVES = {
     "ttp": ("maximize", "median_ttp_days", "median time to progression over the replicates (days, censored at the end)"),
+    "rmst": ("maximize", "mean_ttp_days", ("restricted mean time to progression: mean over the replicates, censored "
+                                           "at the end (days); separates schedules whose medians are censored")),
     "dose": ("minimize", "dose_per_day", "cumulative dose of all drugs until progression (or the end) per day"),
     "dtp": ("minimize", "residual_dtp", "mean DTP + DTEP cells at the end of the run"),
 }
@@ -155,15 +157,15 @@ def metrics(result) -> dict[str, float]:
     }
 
 
-def ttp_lower_bound_days(state, model) -> float:
-    """Median over replicates of the time to progression known so far (days): the progression time
-    of those that progressed, the elapsed time of the others. It can only grow later on."""
+def ttp_lower_bound_days(state, model, statistic=np.median) -> float:
+    """Median (or ``statistic``) over replicates of the time to progression known so far (days): the
+    progression time of those that progressed, the elapsed time of the others. It can only grow."""
     from lattice.processes.therapy import therapy_start_h
 
     prog = model.backend.asnumpy(state.progression_h).astype(float)
     start = therapy_start_h(model)
     now = state.step * model.params.step_h
-    return float(np.median(np.where(prog >= 0, prog - start, now - start))) / DAY_H
+    return float(statistic(np.where(prog >= 0, prog - start, now - start))) / DAY_H
 
 
 @dataclass
@@ -199,7 +201,8 @@ def evaluate(setup: Setup, values: dict[str, Any], seed: int, replicates: int, t
         every = max(round(setup.report_every_days * DAY_H / params.step_h), 1)
 
         def callback(step, state, model, tables) -> bool:
-            trial.report(ttp_lower_bound_days(state, model), step)
+            stat = np.mean if setup.objectives[0] == "rmst" else np.median
+            trial.report(ttp_lower_bound_days(state, model, stat), step)
             if trial.should_prune():
                 pruned.append(step)
             return bool(pruned)
@@ -355,7 +358,7 @@ def plot_pareto(table, setup: Setup, reference: dict[str, float], path: Path) ->
     import matplotlib.pyplot as plt
 
     second = setup.objectives[1] if len(setup.objectives) > 1 else "dose"
-    xcol, ycol = OBJECTIVES[second][1], OBJECTIVES["ttp"][1]
+    xcol, ycol = OBJECTIVES[second][1], OBJECTIVES[setup.objectives[0]][1]
     done = table[table["state"] == "COMPLETE"] if len(table) else table
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
     if len(done) and xcol in done and ycol in done:
@@ -367,7 +370,7 @@ def plot_pareto(table, setup: Setup, reference: dict[str, float], path: Path) ->
     ax.scatter([reference[xcol]], [reference[ycol]], marker="*", s=160, color="C0", zorder=5,
                label=f"reference ({setup.reference})")
     ax.set_xlabel(f"{xcol.replace('_', ' ')} ({OBJECTIVES[second][2]})", fontsize=7)
-    ax.set_ylabel("median time to progression (days)")
+    ax.set_ylabel(f"{'mean' if setup.objectives[0] == 'rmst' else 'median'} time to progression (days)")
     ax.set_title(f"lattice-optimize: {setup.study_name} ({setup.replicates} replicates, seed {setup.seed})", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -386,7 +389,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--validation-replicates", type=int, default=None,
                     help="lattices per schedule in the fresh-seed check (default: 2 × --replicates; 0 skips it)")
     ap.add_argument("--space", default="adaptive", help=f"search space: {', '.join(SPACES)} (default adaptive)")
-    ap.add_argument("--objectives", default="ttp", help="comma-separated: ttp, dose, dtp (default ttp)")
+    ap.add_argument("--objectives", default="ttp", help="comma-separated: ttp or rmst first, then dose, dtp "
+                    "(default ttp)")
     ap.add_argument("--drug", default=None, help="the drug whose schedule is searched (default: the first)")
     ap.add_argument("--sampler", default="tpe", help="tpe, random or nsga2 (several objectives: nsga2)")
     ap.add_argument("--no-prune", action="store_true", help="no pruning of hopeless candidates from partial runs")
@@ -407,8 +411,8 @@ def setup_from_args(args: argparse.Namespace) -> Setup:
     bad = [o for o in objectives if o not in OBJECTIVES]
     if not objectives or bad:
         raise ConfigError(f"--objectives={args.objectives}: choose from {', '.join(OBJECTIVES)}")
-    if "ttp" not in objectives or objectives[0] != "ttp":
-        raise ConfigError(f"--objectives={args.objectives}: ttp must come first")
+    if objectives[0] not in ("ttp", "rmst") or {"ttp", "rmst"} <= set(objectives):
+        raise ConfigError(f"--objectives={args.objectives}: ttp or rmst must come first (not both)")
     if args.space not in SPACES:
         raise ConfigError(f"--space={args.space}: choose one of {', '.join(SPACES)}")
     if args.sampler not in SAMPLERS:

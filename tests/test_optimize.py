@@ -73,6 +73,7 @@ def test_pareto_mask():
 
 @pytest.mark.parametrize("args, key", [
     (["--objectives", "speed"], "--objectives"),
+    (["--objectives", "dose,ttp"], "ttp or rmst must come first"),
     (["--space", "nope"], "--space"),
     (["--trials", "0"], "--trials"),
     (["--drug", "aspirin"], "--drug"),
@@ -88,3 +89,28 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, ar
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and key in err and err.startswith("lattice-optimize: error:")
     assert not out.exists()
+
+
+def test_best_trial_breaks_ties_by_least_drug():
+    """Medians censored at the end of the run tie: the least drug among the best wins."""
+    import optuna
+
+    from lattice.optimize import best_trials
+
+    study = optuna.create_study(direction="maximize")
+    for value, dose in [(100.0, 0.9), (200.0, 0.8), (200.0, 0.7), (150.0, 0.1)]:
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"dose_per_day": dose},
+                                                  distributions={}, params={}))
+
+    from types import SimpleNamespace
+
+    best = best_trials(study, SimpleNamespace(objectives=["ttp"]))
+    assert [t.number for t in best] == [2]
+
+
+def test_rmst_objective_is_the_censored_mean(tmp_path):
+    out = tmp_path / "rmst"
+    main(["--out", str(out), "--trials", "1", "--replicates", "2", "--validation-replicates", "0",
+          "--objectives", "rmst", *TINY])
+    row = pd.read_csv(out / "trials.csv").iloc[0]
+    assert row["objective_rmst"] == pytest.approx(row["mean_ttp_days"])
