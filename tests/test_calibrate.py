@@ -82,7 +82,7 @@ def test_abc_recovers_two_known_rates_from_synthetic_data(tmp_path):
                "distance_scale": "log", "points": [{"time_days": d, "value": float(v)} for d, v in zip(days, y)]}
     (tmp_path / "synthetic.yaml").write_text(yaml.safe_dump(dataset))
     out = tmp_path / "cal"
-    main(["--data", str(tmp_path / "synthetic.yaml"), "--out", str(out), "--population", "30", "--generations", "3",
+    main(["--data", str(tmp_path / "synthetic.yaml"), "--out", str(out), "--population", "30", "--generations", "4",
           *[f"--param={k}={lo}:{hi}:log" for k, (lo, hi) in PRIORS.items()], "--name", "syn", *SYNTHETIC])
     summary = pd.read_csv(out / "posterior_summary.csv").set_index("key")
     for key, true in TRUTH.items():
