@@ -11,7 +11,7 @@ import pytest
 from lattice import codes
 from lattice.observe import observe
 from lattice.params import ConfigError
-from lattice.processes import monitoring
+from lattice.processes import monitoring, therapy
 from tests.conftest import build_model
 
 ADAPTIVE = ("experiment=competitive_release", "grid.shape=[40,40]", "replicates=2")
@@ -109,3 +109,17 @@ def test_bad_monitoring_times_name_the_key(over, key):
     model = build_model(*ADAPTIVE, "treatment.monitoring.kind=psa", *over)
     with pytest.raises(ConfigError, match=f"treatment.monitoring.{key}"):
         model.initial_state()
+
+
+def test_sequential_schedules_switch_at_the_reported_progression_not_the_true_one():
+    model = build_model("grid.shape=[16,16]", "treatment=sequential", "treatment.monitoring.kind=psa",
+                        "replicates=2")
+    state = model.initial_state().replace(step=5)
+    xp = model.xp
+    # Replicate 0: truly progressed, not yet reported; replicate 1: reported, not truly progressed.
+    state = state.replace(progression_h=xp.asarray([2.0, -1.0], dtype=xp.float32),
+                          measured_progression_h=xp.asarray([-1.0, 2.0]))
+    on = therapy.update(state, model).drug_on
+    primary, second = (model.drug_names.index(n) for n in ("primary", "second_line"))
+    assert on[0, primary] == 1 and on[0, second] == 0, "the clinic has not seen replicate 0 progress"
+    assert on[1, primary] == 0 and on[1, second] == 1, "replicate 1 switched on the reported progression"
