@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from lattice import codes
+from lattice.io.rundir import LINEAGE_NAME  # the file beside summary.h5 (docs/lineage.md)
 
 #: State columns of the per-clone table, in order (S, P, D, E, R).
 STATE_CODES = {"sensitive": codes.SENSITIVE, "primed": codes.PRIMED, "dtp": codes.DTP, "dtep": codes.DTEP,
@@ -105,8 +106,6 @@ def overlap_from_table(table: dict[str, np.ndarray], row: int = -1) -> list[dict
     return out
 
 
-#: The lineage file beside summary.h5 (docs/outputs.md, docs/lineage.md).
-LINEAGE_NAME = "lineage.h5"
 #: Clones per replicate whose state shares are written at each frame.
 TOP_CLONES = 10
 

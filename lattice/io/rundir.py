@@ -12,6 +12,8 @@ from pathlib import Path
 #: Names inside a run directory.
 ZARR_NAME = "run.zarr"
 SUMMARY_NAME = "summary.h5"
+#: Clone tables of barcoded runs, beside the summary (lattice.lineage).
+LINEAGE_NAME = "lineage.h5"
 #: Scratch names used while the checkpoint is replaced (see :mod:`lattice.io.checkpoint`);
 #: they live next to ``run.zarr``, outside the zarr hierarchy, so no reader ever lists them.
 STATE_TMP_NAME = ".state.tmp"
@@ -27,7 +29,7 @@ STATE_PREV_NAME = ".state.prev"
 #: before the job starts, so its presence says nothing about an earlier run).
 RUN_OUTPUTS = (
     ZARR_NAME, SUMMARY_NAME, SUMMARY_NAME + ".tmp", STATE_TMP_NAME, STATE_NEW_NAME, STATE_OLD_NAME, STATE_PREV_NAME,
-    STORE_TMP_NAME,
+    STORE_TMP_NAME, LINEAGE_NAME, LINEAGE_NAME + ".tmp",
 )
 
 
