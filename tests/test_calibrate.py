@@ -132,3 +132,16 @@ def test_datapoint_needs_value_or_range(tmp_path):
     with pytest.raises(ConfigError, match=r"points\[0\] needs either value or low and high"):
         data.load(bad)
     assert DataPoint(time_days=1, value=0.5).value == 0.5
+
+
+def test_observables_from_a_table():
+    table = {"time_h": np.array([0.0, 24.0, 48.0]), "tumour_total": np.array([200, 50, 10]),
+             "dtp": np.array([0, 8, 8]), "dtep": np.array([0, 0, 2]), "kills": np.array([0, 10, 30]),
+             "t_cells": np.array([4, 5, 6]), "exhausted_t_cells": np.array([0, 0, 0])}
+    np.testing.assert_allclose(observable("surviving_fraction", [table], [0, 1, 2], 24.0), [1.0, 0.25, 0.05])
+    np.testing.assert_allclose(observable("dtep_fraction_of_persisters", [table], [0, 2], 24.0), [0.0, 0.2])
+    # 30 kills by 5 T cells on average over 2 days: 3 kills per T cell per day
+    np.testing.assert_allclose(observable("kills_per_t_cell_per_day", [table], [None], 24.0), [3.0])
+    # the mean over replicates
+    other = dict(table, tumour_total=np.array([100, 50, 30]))
+    np.testing.assert_allclose(observable("surviving_fraction", [table, other], [2], 24.0), [0.5 * (0.05 + 0.3)])
