@@ -60,6 +60,18 @@ def test_biopsy_is_binomial_around_the_true_dtp_fraction():
     assert np.isnan(monitoring.biopsy_fraction(empty, 1, 4, n)).all()
 
 
+def test_a_biopsy_region_sees_only_its_part_of_the_tumour():
+    cells = np.full((400, 20, 20), codes.SENSITIVE, dtype=np.uint8)
+    cells[:, :, :10] = codes.DTP  # left half all DTP, right half all S
+    frac = monitoring.biopsy_fraction(cells, seed=2, step=3, n=20, radius_um=30.0, spacing_um=20.0)
+    # A 30 µm core (1.5 voxels) around a random cell: mostly one half, so fractions pile up near 0 and 1,
+    # unlike a whole-tumour biopsy (binomial around 0.5).
+    assert ((frac < 0.25) | (frac > 0.75)).mean() > 0.8
+    assert 0.35 < frac.mean() < 0.65
+    whole = monitoring.biopsy_fraction(cells, seed=2, step=3, n=20)
+    assert ((whole < 0.25) | (whole > 0.75)).mean() < 0.05
+
+
 def test_results_arrive_after_the_delay_and_only_at_visits():
     over = (*ADAPTIVE, "treatment.monitoring.kind=psa", "treatment.monitoring.interval_h=240",
             "treatment.monitoring.delay_h=72", "treatment.monitoring.detection_limit=1e9")

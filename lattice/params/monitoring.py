@@ -46,6 +46,10 @@ class MonitoringParams(Params):
         0, "cells", "also record a biopsy at each visit: the DTP fraction among this many live tumour cells "
         "sampled at random (binomial error; 0: no biopsy). Recorded, not read by schedules", min=0,
     )
+    biopsy_radius_um: float = param(
+        0.0, "µm", "biopsy region: the disc (ball in 3D) of this radius around a randomly chosen live tumour cell "
+        "(0: the whole tumour)", min=0.0, source="a core needle biopsy is ~1 mm across (uncertain)",
+    )
 
 
 def check_monitoring(mp: MonitoringParams, step_h: float) -> None:

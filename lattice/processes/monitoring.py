@@ -11,7 +11,8 @@ last reported value (``State.measured``) against the value reported when therapy
 progression are still recorded (the model's truth; time to progression in the events).
 
 Random numbers: stream MONITORING with the visit's step, voxel word 0 (u₀, u₁: noise) and, for
-a biopsy of n cells, voxel words 0..n−1 of draw 1 (one Bernoulli per sampled cell). They are
+a biopsy of n cells, voxel words 0..n−1 of draw 1 (one Bernoulli per sampled cell) and draw 2
+(where the needle goes). They are
 drawn and combined in NumPy float64 on the host (a few numbers per replicate per visit), so the
 measured series is identical on every backend.
 """
@@ -55,17 +56,34 @@ def lognormal_factor(seed: int, replicates: int, step: int, cv: float) -> np.nda
     return np.exp(math.sqrt(sigma2) * z - 0.5 * sigma2)
 
 
-def biopsy_fraction(cells: np.ndarray, seed: int, step: int, n: int) -> np.ndarray:
-    """float64 ``(R,)`` DTP fraction among ``n`` live tumour cells sampled with replacement
-    (binomial: k ~ B(n, true DTP fraction)); NaN where no live tumour cell is left."""
+def biopsy_fraction(cells: np.ndarray, seed: int, step: int, n: int, radius_um: float = 0.0,
+                    spacing_um: float = 1.0) -> np.ndarray:
+    """float64 ``(R,)`` DTP fraction among ``n`` live tumour cells sampled with replacement from
+    the biopsied region (binomial: k ~ B(n, DTP fraction of the region)); NaN where no live
+    tumour cell is left.
+
+    The region is the whole tumour (``radius_um`` = 0) or the disc/ball of ``radius_um`` around
+    a live tumour cell picked uniformly (draw 2, voxel word 0: u₀ indexes the live cells in C
+    order), like a core needle placed in the tumour.
+    """
     R = cells.shape[0]
-    flat = cells.reshape(R, -1)
-    live = codes.is_live_tumour(flat).sum(axis=1)
-    dtp = (flat == codes.DTP).sum(axis=1)
-    p = np.where(live > 0, dtp / np.maximum(live, 1), 0.0).astype(np.float32)
+    p = np.zeros(R, dtype=np.float32)
+    found = np.zeros(R, dtype=bool)
+    u_centre = uniforms(seed, R, (1,), step, Stream.MONITORING, draw=2)[0][:, 0]
+    coords = np.indices(cells.shape[1:]).reshape(cells.ndim - 1, -1).T * spacing_um  # (voxels, ndim) µm
+    for r in range(R):
+        flat = cells[r].reshape(-1)
+        live = codes.is_live_tumour(flat)
+        if radius_um > 0 and live.any():
+            where = np.flatnonzero(live)
+            centre = coords[where[min(int(u_centre[r] * where.size), where.size - 1)]]
+            live &= ((coords - centre) ** 2).sum(axis=1) <= radius_um * radius_um
+        if live.any():
+            found[r] = True
+            p[r] = np.float32((flat[live] == codes.DTP).sum() / live.sum())
     u = uniforms(seed, R, (n,), step, Stream.MONITORING, draw=1)[0]
     k = (u < p[:, None]).sum(axis=1)
-    return np.where(live > 0, k / n, math.nan)
+    return np.where(found, k / n, math.nan)
 
 
 def initial(model, burden) -> dict[str, object]:
@@ -138,4 +156,5 @@ def biopsy(state: State, model) -> np.ndarray | None:
     t = state.step * model.params.step_h
     if not is_visit(t, mp.interval_h):
         return np.full(state.replicates, math.nan)
-    return biopsy_fraction(model.backend.asnumpy(state.cells), model.params.seed, state.step, mp.biopsy_cells)
+    return biopsy_fraction(model.backend.asnumpy(state.cells), model.params.seed, state.step, mp.biopsy_cells,
+                           mp.biopsy_radius_um, model.grid.spacing_um)
