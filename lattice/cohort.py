@@ -305,13 +305,15 @@ def plot_forest(cohort: Cohort, hr, path: Path) -> None:
     for j, arm in enumerate(arms):
         part = hr[hr.arm == arm].reset_index(drop=True)
         y = np.arange(len(part))[::-1] + 0.15 * (j - (len(arms) - 1) / 2)
-        ok = np.isfinite(part.hazard_ratio.to_numpy(float))
+        # complete separation (every event of one arm before the other's) gives a CI of 0 to inf
+        ok = (np.isfinite(part.hazard_ratio.to_numpy(float)) & (part.ci_low.to_numpy(float) > 0)
+              & np.isfinite(part.ci_high.to_numpy(float)))
         err = np.vstack([part.hazard_ratio - part.ci_low, part.ci_high - part.hazard_ratio])
         ax.errorbar(part.hazard_ratio[ok], y[ok], xerr=err[:, ok], fmt="s", color=f"C{j}", capsize=3,
                     label=f"{arm} vs {cohort.reference}")
         for yi, good in zip(y, ok):
             if not good:
-                ax.text(1.0, yi, "not estimable", fontsize=6, va="center", ha="center", color="0.4")
+                ax.text(1.0, yi, f"{arm}: not estimable", fontsize=6, va="center", ha="center", color=f"C{j}")
         if j == 0:
             labels = [f"{s}={lv} (n={n})" if s != "all" else f"all (n={n})"
                       for s, lv, n in zip(part.subgroup, part.level, part.patients)]

@@ -35,7 +35,7 @@ def write(tmp_path, **changes):
 def test_shipped_cohort_loads_and_samples_stated_distributions():
     assert "competitive_release" in available()
     cohort = load_cohort("competitive_release", patients=4000)
-    assert cohort.patients == 4000 and set(cohort.arms) == {"continuous", "adaptive"}
+    assert cohort.patients == 4000 and set(cohort.arms) == {"continuous", "adaptive", "intermittent"}
     pts = pd.DataFrame(sample_patients(cohort))
     # organ and host traits follow their probabilities (4000 draws: 3 standard errors ~ 0.025)
     assert (pts["organ"] == "liver").mean() == pytest.approx(0.5, abs=0.03)
