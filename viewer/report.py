@@ -183,6 +183,12 @@ def write_report(run: Path | str, out: Path | str | None = None, log: bool = Tru
         snap = write_snapshots(store, target)
         if snap is not None:
             written.append(snap)
+        from lattice.io.rundir import LINEAGE_NAME
+
+        if (store.run_dir / LINEAGE_NAME).exists():  # barcoded runs: ranked clone sizes and relapse clones
+            from lattice.lineage import plot_clones
+
+            written.append(plot_clones(store.run_dir, target / "clones.png"))
     return written
 
 

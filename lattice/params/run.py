@@ -10,6 +10,7 @@ from lattice.params.grid import GridParams
 from lattice.params.host import HostParams
 from lattice.params.host import apply as apply_host
 from lattice.params.immune import ImmuneParams
+from lattice.params.monitoring import check_monitoring
 from lattice.params.organ import OrganParams
 from lattice.params.output import OutputParams
 from lattice.params.spec import ConfigError, Params, param, validate
@@ -100,6 +101,7 @@ def _check_lifecycle(params: RunParams) -> None:
 
 
 def _check_treatment(params: RunParams) -> None:
+    check_monitoring(params.treatment.monitoring, params.step_h)
     fields = set(params.fields.named())
     for name, drug in params.treatment.drugs.items():
         key = f"treatment.drugs.{name}"
