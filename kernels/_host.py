@@ -414,32 +414,53 @@ class HostFunction:
         self.codes = [c for c in sig().decode().split(",") if c]
         self.params = params if len(params) == len(self.codes) else [f"arg{i}" for i in range(len(self.codes))]
         self.module = module
+        # per parameter: (is a pointer, is written, NumPy dtype or scalar type, ctypes type)
+        self._spec = [(True, code[0] == "*", np.dtype(POINTEES[code[1:]]), None) if code[0] in "*&"
+                      else (False, False, SCALARS[code][0], SCALARS[code][1]) for code in self.codes]
+
+    def _error(self, i: int, a) -> TypeError:
+        """Why argument ``i`` does not fit the kernel's parameter (the slow path of :meth:`_holders`)."""
+        code, pname = self.codes[i], self.params[i]
+        where = f"{self.module}.cu {self.name}(#{i} {pname}: {code})"
+        if code[0] in "*&":
+            want = POINTEES[code[1:]]
+            if not isinstance(a, np.ndarray):
+                return TypeError(f"{where}: got {type(a).__name__}, not a NumPy array")
+            if a.dtype != want:
+                return TypeError(f"{where}: array of {a.dtype}, need {np.dtype(want)}")
+            if not a.flags.c_contiguous:
+                return TypeError(f"{where}: array is not C-contiguous")
+            return TypeError(f"{where}: the kernel writes this array but it is read-only")
+        return TypeError(f"{where}: got {type(a).__name__}, need {SCALARS[code][0].__name__}")
 
     def _holders(self, args) -> list:
+        """One ctypes value per argument, after checking it against the kernel's C signature.
+        Kept cheap (a multigrid solve makes hundreds of launches, most of them on small levels):
+        no string formatting unless an argument is wrong, and an array's address through the
+        buffer protocol (``a.ctypes.data`` costs microseconds) where the array exports one."""
         if len(args) != len(self.codes):
             raise TypeError(f"{self.name}: {len(args)} arguments for {len(self.codes)} parameters")
         out = []
-        for i, (a, code, pname) in enumerate(zip(args, self.codes, self.params)):
-            where = f"{self.module}.cu {self.name}(#{i} {pname}: {code})"
-            if code[0] in "*&":
-                want = POINTEES[code[1:]]
-                if not isinstance(a, np.ndarray):
-                    raise TypeError(f"{where}: got {type(a).__name__}, not a NumPy array")
-                if a.dtype != want:
-                    raise TypeError(f"{where}: array of {a.dtype}, need {np.dtype(want)}")
-                if not a.flags.c_contiguous:
-                    raise TypeError(f"{where}: array is not C-contiguous")
-                if code[0] == "*" and not a.flags.writeable:
-                    raise TypeError(f"{where}: the kernel writes this array but it is read-only")
-                out.append(ctypes.c_void_p(a.ctypes.data))
+        for i, (a, (pointer, writes, want, c_type)) in enumerate(zip(args, self._spec)):
+            if pointer:
+                if (not isinstance(a, np.ndarray) or a.dtype != want or not a.flags.c_contiguous
+                        or (writes and not a.flags.writeable)):
+                    raise self._error(i, a)
+                try:
+                    address = ctypes.addressof(ctypes.c_char.from_buffer(a))
+                except (TypeError, ValueError):  # read-only or empty: no writable buffer to export
+                    address = a.ctypes.data
+                out.append(ctypes.c_void_p(address))
             else:
-                np_type, c_type = SCALARS[code]
-                if type(a) is not np_type:
-                    raise TypeError(f"{where}: got {type(a).__name__}, need {np_type.__name__}")
-                out.append(c_type(a.item()))
+                if type(a) is not want:
+                    raise self._error(i, a)
+                out.append(c_type(a))
         return out
 
-    def __call__(self, grid, block, args) -> None:
+    def prepare(self, grid, block, args) -> tuple:
+        """A checked launch, not run: ``(entry, grid_x, grid_y, block_x, argument pointers, holders)``;
+        ``entry(*launch[:5])`` runs it (the holders must stay alive until then). Recorded launches
+        replay without the checks (:class:`lattice.kernels.multigrid.ModuleDevice` graphs)."""
         grid = tuple(int(g) for g in grid) + (1,) * (2 - len(grid))
         if len(grid) > 2 and any(g != 1 for g in grid[2:]) or len(block) > 1 and any(int(b) != 1 for b in block[1:]):
             raise ValueError(f"{self.name}: the host launch supports grid (x, y) and block (x,) only")
@@ -447,7 +468,11 @@ class HostFunction:
             raise ValueError(f"{self.name}: empty launch grid={grid} block={tuple(block)}")
         holders = self._holders(args)
         ptrs = (ctypes.c_void_p * max(1, len(holders)))(*[ctypes.addressof(h) for h in holders])
-        self._entry(grid[0], grid[1], int(block[0]), ptrs)
+        return self._entry, grid[0], grid[1], int(block[0]), ptrs, holders
+
+    def __call__(self, grid, block, args) -> None:
+        entry, gx, gy, bx, ptrs, _holders = self.prepare(grid, block, args)
+        entry(gx, gy, bx, ptrs)
 
 
 class HostModule:

@@ -261,17 +261,45 @@ class CupyDevice:
 
 class ModuleDevice:
     """Launches the kernels of a module-like object (``get_function``) on NumPy arrays: the
-    host build (:func:`lattice.kernels._host.module`)."""
+    host build (:func:`lattice.kernels._host.module`).
 
-    graphs = False
+    Graphs, host style: a capture records the launches (arguments checked and converted once)
+    instead of running them, and a replay runs the recorded C entries one after the other. A
+    V(2,2) solve is ~10 launches per level and cycle and each checked launch costs ~10–20 µs of
+    Python, more than a small level's work (a 200² solve of 2 fields: ~5 ms of ~10 ms); a
+    replayed launch costs ~1 µs. Needs a module whose functions have ``prepare``; others launch
+    plainly."""
+
     xp = np
+    #: Automatic graphs up to this many voxels (B × lattice): beyond ~128³ the launches' Python
+    #: cost is < 1 % of a solve, and a graph keeps its workspace (~20 B per voxel) allocated.
+    graph_auto_voxels = 1 << 21
+    warm_before_capture = False  # nothing to load lazily on the host
 
     def __init__(self, mod):
         self.mod = mod
         self.fns = {name: mod.get_function(name) for name in KERNELS}
+        self.graphs = all(hasattr(fn, "prepare") for fn in self.fns.values())
+        self._recording = None
 
     def launch(self, name: str, grid: tuple, block: tuple, args: tuple) -> None:
-        self.fns[name](grid, block, args)
+        if self._recording is not None:
+            self._recording.append(self.fns[name].prepare(grid, block, args))
+        else:
+            self.fns[name](grid, block, args)
+
+    def capture(self, record):
+        """The launches ``record()`` makes, checked and converted, not run."""
+        self._recording = []
+        try:
+            record()
+            return tuple(self._recording)
+        finally:
+            self._recording = None
+
+    def replay(self, graph) -> None:
+        for entry, gx, gy, bx, ptrs, _holders in graph:
+            entry(gx, gy, bx, ptrs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +404,8 @@ class MultigridTwin:
 
         voxels = batch * int(np.prod(spatial))
         use_graph = getattr(self.dev, "graphs", False) and (
-            graph if graph is not None else voxels <= GRAPH_AUTO_VOXELS) and self.graph_failures == 0
+            graph if graph is not None else voxels <= getattr(self.dev, "graph_auto_voxels", GRAPH_AUTO_VOXELS)
+        ) and self.graph_failures == 0
         entry = None
         if use_graph:
             entry = self._graph_entry(plan, batch, cycles, pre, post, poison)
@@ -408,8 +437,9 @@ class MultigridTwin:
         # Run the sequence once plainly first (on whatever the fresh workspace holds; setup0
         # overwrites level 0 before every replay): every kernel of the graph is then loaded before
         # the capture, which CUDA's lazy module loading needs on drivers older than 12.3.
-        work.cur = [[0, 0] for _ in plan.levels]
-        self._body(plan, work, max(1, cycles), pre, post)
+        if getattr(self.dev, "warm_before_capture", True):
+            work.cur = [[0, 0] for _ in plan.levels]
+            self._body(plan, work, max(1, cycles), pre, post)
         work.cur = [[0, 0] for _ in plan.levels]
         try:
             graph = self.dev.capture(lambda: self._body(plan, work, cycles, pre, post))

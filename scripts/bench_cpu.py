@@ -15,9 +15,8 @@ Rows (the targets of issue #10, see BENCHMARKS.md "CPU: host backend vs NumPy"):
 
 Each number is the median of ``--repeats`` timed repetitions after one untimed warm-up (which
 also builds the host kernels). Model rows time ``Model.step`` only (no output writing). The
-default scenario is timed twice on the host backend: with the multigrid solves as the diffusion
-process makes them, and with every solve through the host twin
-(``solve(kernel=Backend.kernel("multigrid"))``). The machine (CPU model, cores, load average
+diffusion process solves through ``Backend.kernel("multigrid")``: on the host backend that is the
+host twin. The machine (CPU model, cores, load average
 before and after) is printed with the table: on a shared machine the numbers move with the load.
 
 Run (from the repository root)::
@@ -25,12 +24,12 @@ Run (from the repository root)::
     .venv/bin/python scripts/bench_cpu.py --quick            # a few minutes
     .venv/bin/python scripts/bench_cpu.py --json bench_cpu.json
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_cpu.py --quick --cpu-time   # one-core work
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_cpu.py --cpu-time --rows default,multigrid
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -61,6 +60,9 @@ def machine() -> dict:
 #: measure of the work done (and the one-core figure that HAL's target is).
 CLOCK = {"clock": time.perf_counter}
 
+#: The row groups ``--rows`` selects from.
+ROWS = ("default", "competitive_release", "spheroid", "multigrid", "lod")
+
 
 def median_time(fn, repeats: int) -> float:
     fn()  # warm-up: host kernels built and loaded, plans cached
@@ -82,33 +84,12 @@ def model_for(overrides: list[str], backend: str):
     return Model.build(params, make_backend(backend))
 
 
-def host_multigrid(model):
-    """The diffusion process's multigrid solves through the backend's twin (no-op on NumPy)."""
-    from lattice.processes import diffusion
-    from lattice.solvers import get_solver
-
-    twin = model.backend.kernel("multigrid")
-    if twin is not None:
-        diffusion.get_solver = lambda name: (functools.partial(get_solver(name), kernel=twin)
-                                             if name == "multigrid" else get_solver(name))
-    else:
-        diffusion.get_solver = get_solver
-
-
-def steps_time(overrides: list[str], backend: str, steps: int, repeats: int, compiled_mg: bool = False) -> float:
-    """Median seconds for ``steps`` cell steps from the initial state (``compiled_mg``: the model's
-    multigrid solves through the backend's twin; otherwise as the diffusion process calls it)."""
-    from lattice.processes import diffusion
-    from lattice.solvers import get_solver
-
+def steps_time(overrides: list[str], backend: str, steps: int, repeats: int) -> float:
+    """Median seconds for ``steps`` cell steps from the initial state."""
     model = model_for(overrides, backend)
     state0 = model.initial_state()
 
     def run():
-        if compiled_mg:
-            host_multigrid(model)
-        else:
-            diffusion.get_solver = get_solver
         s = state0
         for _ in range(steps):
             s = model.step(s)
@@ -140,40 +121,42 @@ def rows(args) -> list[dict]:
         out.append(row)
         print(f"  {name}: numpy {numpy_s:.4g} s, host {host_s:.4g} s", file=sys.stderr, flush=True)
 
-    scale = 720 / args.steps
-    t = {b: steps_time([], b, args.steps, args.repeats) * scale for b in ("numpy", "host")}
-    add("default scenario 200², 720 steps", "s per run", t["numpy"], t["host"], 5.0,
-        f"measured over {args.steps} steps, ×{scale:g}; multigrid as the diffusion process calls it")
-    th = steps_time([], "host", args.steps, args.repeats, compiled_mg=True) * scale
-    add("default scenario, host with the compiled multigrid", "s per run", t["numpy"], th, 5.0,
-        "every multigrid solve through the host twin")
+    if "default" in args.rows:
+        scale = 720 / args.steps
+        t = {b: steps_time([], b, args.steps, args.repeats) * scale for b in ("numpy", "host")}
+        add("default scenario 200², 720 steps", "s per run", t["numpy"], t["host"], 5.0,
+            f"measured over {args.steps} steps, ×{scale:g}")
 
-    R = args.replicates
-    scale = 3650 / args.cr_steps
-    ov = ["experiment=competitive_release", f"replicates={R}"]
-    t = {b: steps_time(ov, b, args.cr_steps, args.repeats) * scale / R for b in ("numpy", "host")}
-    add(f"competitive_release, 10-year run ({R} replicates batched)", "s per replicate-run", t["numpy"],
-        t["host"], 1.5, f"measured over {args.cr_steps} steps, ×{scale:g}, ÷{R}")
+    if "competitive_release" in args.rows:
+        R = args.replicates
+        scale = 3650 / args.cr_steps
+        ov = ["experiment=competitive_release", f"replicates={R}"]
+        t = {b: steps_time(ov, b, args.cr_steps, args.repeats) * scale / R for b in ("numpy", "host")}
+        add(f"competitive_release, 10-year run ({R} replicates batched)", "s per replicate-run", t["numpy"],
+            t["host"], 1.5, f"measured over {args.cr_steps} steps, ×{scale:g}, ÷{R}")
 
-    ov = ["experiment=spheroid", "grid.shape=[128,128,128]"]
-    t = {b: steps_time(ov, b, args.spheroid_steps, max(1, args.repeats - 1)) / args.spheroid_steps
-         for b in ("numpy", "host")}
-    add("spheroid 128³, one cell step", "s per step", t["numpy"], t["host"], None)
+    if "spheroid" in args.rows:
+        ov = ["experiment=spheroid", "grid.shape=[128,128,128]"]
+        t = {b: steps_time(ov, b, args.spheroid_steps, max(1, args.repeats - 1)) / args.spheroid_steps
+             for b in ("numpy", "host")}
+        add("spheroid 128³, one cell step", "s per step", t["numpy"], t["host"], None)
 
-    twin = make_backend("host").kernel("multigrid")
-    for n in args.mg_sizes:
-        c, kw = mg_problem(n)
-        tn = median_time(lambda: mg.solve(c, cycles=4, **kw), args.repeats)  # noqa: B023 — called at once
-        th = median_time(lambda: mg.solve(c, cycles=4, kernel=twin, **kw), args.repeats)  # noqa: B023
-        add(f"multigrid {n}³, 4 cycles, 1 field", "s per solve", tn, th, 0.05 if n == 128 else None)
+    if "multigrid" in args.rows:
+        twin = make_backend("host").kernel("multigrid")
+        for n in args.mg_sizes:
+            c, kw = mg_problem(n)
+            tn = median_time(lambda: mg.solve(c, cycles=4, **kw), args.repeats)  # noqa: B023 — called at once
+            th = median_time(lambda: mg.solve(c, cycles=4, kernel=twin, **kw), args.repeats)  # noqa: B023
+            add(f"multigrid {n}³, 4 cycles, 1 field", "s per solve", tn, th, 0.05 if n == 128 else None)
 
-    for n in args.lod_sizes:
-        c = np.ones((1, n, n, n), np.float32)
-        kw = {"dt_min": 0.01, "spacing_um": 20.0, "diffusion": np.float32([1e5]), "decay": np.float32([0.1]),
-              "uptake": None, "source": None, "boundary": "zero_flux", "boundary_value": np.float32([0.0])}
-        tn = median_time(lambda: lod.solve(c, **kw), args.repeats)  # noqa: B023
-        add(f"LOD {n}³, one step, 1 field", "s per step", tn, tn, 0.004 if n == 128 else None,
-            "no compiled LOD: host runs the NumPy solver")
+    if "lod" in args.rows:
+        for n in args.lod_sizes:
+            c = np.ones((1, n, n, n), np.float32)
+            kw = {"dt_min": 0.01, "spacing_um": 20.0, "diffusion": np.float32([1e5]), "decay": np.float32([0.1]),
+                  "uptake": None, "source": None, "boundary": "zero_flux", "boundary_value": np.float32([0.0])}
+            tn = median_time(lambda: lod.solve(c, **kw), args.repeats)  # noqa: B023
+            add(f"LOD {n}³, one step, 1 field", "s per step", tn, tn, 0.004 if n == 128 else None,
+                "no compiled LOD: host runs the NumPy solver")
     return out
 
 
@@ -199,7 +182,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--cpu-time", action="store_true", help="time CPU seconds of this process, not wall time")
+    ap.add_argument("--rows", default=",".join(ROWS),
+                    help=f"comma-separated subset of {', '.join(ROWS)} (default: all)")
     args = ap.parse_args(argv)
+    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = sorted(set(args.rows) - set(ROWS))
+    if unknown:
+        ap.error(f"--rows: unknown {', '.join(unknown)} (choose from {', '.join(ROWS)})")
     if args.cpu_time:
         CLOCK["clock"] = time.process_time
     from lattice.backend import host_usable

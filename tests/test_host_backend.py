@@ -11,7 +11,6 @@ build cache and the choice of backend.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +49,15 @@ def test_every_twin_loads_on_the_host(host):
 # Whole runs
 
 
-def with_host_multigrid(monkeypatch, backend):
-    """Route the diffusion process's multigrid solves through the host twin (what
-    ``Backend.kernel("multigrid")`` gives the process), whatever the process passes."""
-    from lattice.processes import diffusion
-
-    twin = backend.kernel("multigrid")
-    get = diffusion.get_solver
-
-    def get_solver(name):
-        solve = get(name)
-        return functools.partial(solve, kernel=twin) if name == "multigrid" else solve
-
-    monkeypatch.setattr(diffusion, "get_solver", get_solver)
+def test_diffusion_solves_through_the_host_twin(host, monkeypatch):
+    """On the host backend the diffusion process passes the compiled multigrid as ``kernel``."""
+    model = build_model("grid.shape=[24,24]", backend="host")
+    twin = model.backend.kernel("multigrid")
+    calls = []
+    solve = twin.solve
+    monkeypatch.setattr(twin, "solve", lambda *a, **k: calls.append(1) or solve(*a, **k))
+    model.step(model.initial_state())
+    assert calls, "the diffusion process did not call the host multigrid twin"
 
 
 def assert_same_states(a, b, context):
@@ -75,10 +70,9 @@ def assert_same_states(a, b, context):
         np.testing.assert_array_equal(got, ref, err_msg=f"{context}: {name}")
 
 
-def run_both(overrides, steps, monkeypatch):
+def run_both(overrides, steps):
     ref_model = build_model(*overrides, backend="numpy")
     host_model = build_model(*overrides, backend="host")
-    with_host_multigrid(monkeypatch, host_model.backend)
     a, b = ref_model.initial_state(), host_model.initial_state()
     assert_same_states(a, b, f"{overrides} initial")
     for step in range(steps):
@@ -88,16 +82,16 @@ def run_both(overrides, steps, monkeypatch):
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_runs_identically_on_host_and_numpy(preset, monkeypatch, host):
+def test_every_preset_runs_identically_on_host_and_numpy(preset, host):
     """Every state array (cells, clocks, memories, timers, fields, immune layer, therapy) equal
     after every step; small lattices (3D presets at 12³), two replicates."""
     shape = "grid.shape=[12,12,12]" if preset == "spheroid" else "grid.shape=[24,24]"
-    final = run_both((f"experiment={preset}", shape, "replicates=2"), 12, monkeypatch)
+    final = run_both((f"experiment={preset}", shape, "replicates=2"), 12)
     assert int((final.cells > 0).sum()) > 0
 
 
-def test_default_scenario_runs_identically_on_host_and_numpy(monkeypatch, host):
-    final = run_both(("grid.shape=[40,40]",), 24, monkeypatch)
+def test_default_scenario_runs_identically_on_host_and_numpy(host):
+    final = run_both(("grid.shape=[40,40]",), 24)
     assert final.fields.shape[1] >= 2, "oxygen and glucose solved"
 
 
@@ -106,17 +100,24 @@ def test_default_scenario_runs_identically_on_host_and_numpy(monkeypatch, host):
 
 
 @pytest.mark.parametrize("boundary", ["zero_flux", "dirichlet", "periodic"])
-@pytest.mark.parametrize("shape", [(37, 29), (4, 3), (25, 19, 17), (3, 12, 10)], ids=str)
+@pytest.mark.parametrize("shape", [(37, 29), (4, 3), (25, 19, 17), (3, 12, 10), (5, 261)], ids=str)
 def test_host_multigrid_is_bit_identical_to_numpy(host, shape, boundary):
-    """Even/odd, single-level and 3D lattices, three fields with their own coefficients, per-voxel
-    uptake and source, 1 and 4 cycles (the case set of tests/test_gpu_multigrid.py)."""
+    """Even/odd, single-level and 3D lattices, rows longer than one launch block (261), three
+    fields with their own coefficients, per-voxel uptake and source, 1 and 4 cycles (the case set
+    of tests/test_gpu_multigrid.py); plain launches and recorded graphs, a graph replayed on new
+    inputs, and a read-only input."""
     twin = host.kernel("multigrid")
     c, kw = problem(shape, boundary)
     for cycles in (1, 4):
         ref = mg.solve(c, cycles=cycles, **kw)
-        got = mg.solve(c, cycles=cycles, kernel=twin, **kw)
-        assert got.dtype == np.float32
-        np.testing.assert_array_equal(got, ref)
+        for graph in (False, True):
+            got = mg.solve(c, cycles=cycles, kernel=twin, graph=graph, **kw)
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got, ref, err_msg=f"cycles={cycles} graph={graph}")
+    c2 = (c * np.float32(0.5)).astype(np.float32)
+    c2.flags.writeable = False
+    ref = mg.solve(c2, cycles=4, **kw)
+    np.testing.assert_array_equal(mg.solve(c2, cycles=4, kernel=twin, graph=True, **kw), ref)
 
 
 def test_host_philox_draws_are_numpy_bits(host):

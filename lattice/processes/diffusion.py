@@ -28,7 +28,8 @@ def update(state: State, model) -> State:
     spatial = state.fields.shape[2:]
     dt_min = p.step_h * 60.0 / p.fields.substeps
     solve = get_solver(p.fields.solver)
-    options = ({"cycles": p.fields.cycles, "exact": model.backend.exact} if p.fields.solver == "multigrid" else {})
+    options = ({"cycles": p.fields.cycles, "exact": model.backend.exact,
+                "kernel": model.backend.kernel("multigrid")} if p.fields.solver == "multigrid" else {})
 
     new_fields = state.fields.copy()
     for boundary in boundaries:

@@ -139,7 +139,9 @@ half-sweep reads only what it needs, the residual fused with the restriction, th
 in float64 as here, no host syncs or copies inside a solve, and the whole V-cycle sequence
 replayed as a CUDA graph for small and medium lattices (``graph``). The hierarchy's tables are
 this module's own :func:`hierarchy_plan`, so the backends share one geometry. The host backend
-runs the same kernels compiled for the CPU (:mod:`lattice.kernels._host`, always exact).
+runs the same kernels compiled for the CPU (:mod:`lattice.kernels._host`, always exact), with
+row-loop host bodies for the sweeps and transfers (``kernels/multigrid.cu``); the diffusion
+process passes it as ``kernel`` there (128³, 4 cycles, one core: ≈ 0.2 s vs NumPy's ≈ 0.45 s).
 """
 
 from __future__ import annotations
@@ -693,8 +695,8 @@ def solve(c, *, dt_min, spacing_um, diffusion, decay, uptake=None, source=None, 
         boundary_value: ``(B,)`` Dirichlet values (ignored otherwise).
         cycles: V-cycles (fixed; no convergence test). See the module docstring for the measured
             reduction per cycle.
-        pre_smooth, post_smooth: red–black Gauss–Seidel sweeps before / after the coarse
-            correction.
+        pre_smooth: red–black Gauss–Seidel sweeps before the coarse correction.
+        post_smooth: red–black Gauss–Seidel sweeps after the coarse correction.
         exact: CUDA twin only: kernels compiled with ``--fmad=false`` (bit-identical to NumPy);
             the default build is within 1e-5 relative. Ignored by NumPy.
         graph: CUDA twin only: replay the solve as a CUDA graph (None: automatically for small
