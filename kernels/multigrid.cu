@@ -886,54 +886,78 @@ extern "C" __global__ void mg_prolong(int nz, int ny, int nx, int hx, i64 cs, in
     thread_local std::vector<float> buf;
     if (buf.size() < (size_t)mx + 2) buf.resize((size_t)mx + 2);
     float* __restrict__ R = buf.data();  // R[X + 1]: the z- and y-interpolated coarse column X
-    for (int X = 0; X < mx; ++X) {
-        float y0[2];
+    // The coarse rows (jz[iz], jy[iy]) split by the parity of X: even X are one colour's slots
+    // X/2 of the row, odd X the other colour's (colour = (X + Y + Z) & 1).
+    const float* ev[2][2];
+    const float* od[2][2];
+    for (int iz = 0; iz < 2; ++iz)
         for (int iy = 0; iy < 2; ++iy) {
-            const int Y = jy[iy];
-            float v;
-            if (three_d) {
-                float e[2];
-                for (int iz = 0; iz < 2; ++iz) {
-                    const int Z = jz[iz];
-                    const i64 o = base + ((i64)Z * my + Y) * hxc + (X >> 1);
-                    const float ev = ((X + Y + Z) & 1) ? e1[o] : e0[o];
-                    e[iz] = gz[iz] ? -ev : ev;
-                }
-                const float p = e[0] * wpz;
-                const float q = e[1] * wqz;
-                v = p + q;
-            } else {
-                const i64 o = base + (i64)Y * hxc + (X >> 1);
-                v = ((X + Y) & 1) ? e1[o] : e0[o];
-            }
-            y0[iy] = gy[iy] ? -v : v;
+            const int Z = jz[iz], Y = jy[iy];
+            const i64 o = base + ((i64)Z * my + Y) * hxc;
+            ev[iz][iy] = (((Y + Z) & 1) ? e1 : e0) + o;
+            od[iz][iy] = (((Y + Z) & 1) ? e0 : e1) + o;
         }
-        const float p = y0[0] * wpy;
-        const float q = y0[1] * wqy;
-        R[X + 1] = p + q;
+    for (int par = 0; par < 2; ++par) {
+        const float* const(*rows)[2] = par ? od : ev;
+        const float* __restrict__ r00 = rows[0][0];
+        const float* __restrict__ r01 = rows[0][1];
+        const float* __restrict__ r10 = rows[1][0];
+        const float* __restrict__ r11 = rows[1][1];
+        const int n = par ? mx / 2 : (mx + 1) / 2;
+        float* __restrict__ out = R + 1 + par;  // R[X + 1], X = 2j + par
+        if (three_d) {
+            for (int j = 0; j < n; ++j) {
+                float y0[2];
+                {
+                    const float a = gz[0] ? -r00[j] : r00[j];
+                    const float c = gz[1] ? -r10[j] : r10[j];
+                    const float p = a * wpz;
+                    const float q = c * wqz;
+                    const float v = p + q;
+                    y0[0] = gy[0] ? -v : v;
+                }
+                {
+                    const float a = gz[0] ? -r01[j] : r01[j];
+                    const float c = gz[1] ? -r11[j] : r11[j];
+                    const float p = a * wpz;
+                    const float q = c * wqz;
+                    const float v = p + q;
+                    y0[1] = gy[1] ? -v : v;
+                }
+                const float p = y0[0] * wpy;
+                const float q = y0[1] * wqy;
+                out[2 * j] = p + q;
+            }
+        } else {
+            for (int j = 0; j < n; ++j) {
+                const float a = gy[0] ? -r00[j] : r00[j];
+                const float c = gy[1] ? -r01[j] : r01[j];
+                const float p = a * wpy;
+                const float q = c * wqy;
+                out[2 * j] = p + q;
+            }
+        }
     }
     bool ng;
     int j = resolve_padded(0, mx, bnd, &ng);
     R[0] = ng ? -R[j + 1] : R[j + 1];
     j = resolve_padded(mx + 1, mx, bnd, &ng);
     R[mx + 1] = ng ? -R[j + 1] : R[j + 1];
-    const int* __restrict__ px = pt + ox;
-    const int* __restrict__ qx = pt + ox + nx;
+    // x: parent p = x/2 + 1 and neighbour q = p − 1 (even x) or p + 1 (odd x) in the padded row
+    // (the layout of the prolongation tables, checked by kernels/multigrid.py host_tables).
     const float* __restrict__ wpx = pw + ox;
     const float* __restrict__ wqx = pw + ox + nx;
     const i64 rb = (i64)b * cs + (i64)row * hx;
     float* __restrict__ ce = (((y + z) & 1) ? c1 : c0) + rb;  // voxels of even x
     float* __restrict__ co = (((y + z) & 1) ? c0 : c1) + rb;  // voxels of odd x
     for (int m = 0; m < hx; ++m) {
-        const int x = 2 * m;
-        const float p = R[px[x]] * wpx[x];
-        const float q = R[qx[x]] * wqx[x];
+        const float p = R[m + 1] * wpx[2 * m];
+        const float q = R[m] * wqx[2 * m];
         ce[m] = ce[m] + (p + q);
     }
     for (int m = 0; m < nx / 2; ++m) {
-        const int x = 2 * m + 1;
-        const float p = R[px[x]] * wpx[x];
-        const float q = R[qx[x]] * wqx[x];
+        const float p = R[m + 1] * wpx[2 * m + 1];
+        const float q = R[m + 2] * wqx[2 * m + 1];
         co[m] = co[m] + (p + q);
     }
 }

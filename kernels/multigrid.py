@@ -127,6 +127,10 @@ def host_tables(shape: tuple[int, ...], boundary: str) -> dict:
             rb = _zyx(ndim, [b for _, b in geo.restrict], np.float32(0))
             entry["rt"] = np.concatenate([np.concatenate([a, b]) for a, b in zip(ra, rb, strict=True)]).astype(
                 np.float32)
+            for p, q, _, _ in geo.prolong:  # the host body of mg_prolong relies on this layout
+                x = np.arange(p.size)
+                if not (np.array_equal(p, x // 2 + 1) and np.array_equal(q, np.where(x % 2, p + 1, p - 1))):
+                    raise AssertionError("prolongation indices are not parent x/2 + 1, neighbour p ∓ 1")
             pp = _zyx(ndim, [p for p, _, _, _ in geo.prolong], 1)
             qq = _zyx(ndim, [q for _, q, _, _ in geo.prolong], 1)
             wp = _zyx(ndim, [w for _, _, w, _ in geo.prolong], np.float32(1))
