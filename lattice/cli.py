@@ -441,7 +441,8 @@ def main(argv: list[str] | None = None) -> None:
         from omegaconf import OmegaConf
 
         sweep_dir = Path(OmegaConf.select(plan.hydra_cfg, "hydra.sweep.dir"))
-        overrides = [o for o in overrides if not o.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={sweep_dir}"]
+        if not any(o.startswith("hydra.sweep.dir=") for o in overrides):  # the user's own is used as given
+            overrides = [*overrides, f"hydra.sweep.dir={sweep_dir}"]
 
     import hydra
 

@@ -208,7 +208,8 @@ def test_estimate_counts_what_the_run_holds():
     four = resources.estimate(build_params("grid.shape=[100,100]", "replicates=4"))
     assert four.memory_bytes == 4 * resources.estimate(build_params("grid.shape=[100,100]")).memory_bytes
     odd = resources.estimate(build_params("duration_h=30", "output.every_h=24"))
-    assert odd.frames == 3  # 0, 24 and the last step, 30 h
+    assert odd.frames == 2  # 0 and 24 h: frames fall on the every_h grid only (a run of 30 h writes [0, 24])
+    assert resources.estimate(build_params("duration_h=48", "output.every_h=24", "output.frames=false")).frames == 0
 
 
 @pytest.mark.parametrize("overrides", [("treatment=continuous",), ("organ=lung", "treatment=continuous")])
