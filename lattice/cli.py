@@ -7,10 +7,15 @@
     lattice-run resume=runs/2026-11-23/10-00-00   # continue a killed run (duration_h=... to extend)
     lattice-run --cfg job -p tumour               # Hydra's own flags: print, run nothing
 
-Every command line is checked before Hydra writes anything: the config (every sweep variant),
-the run directory (an existing run is never touched), the backend, and the memory and disk the
-run will need. A refused command prints one line naming the key or file and the fix, writes
-nothing, and exits with status 2 (1 for a run that fails while running, 130 when interrupted).
+Every command line is checked before Hydra writes anything: the config (every job of a sweep, in
+one process), the run directory (an existing run is never touched), the backend, and the memory
+and disk the run will need. A refused command prints one line naming the key or file and the fix,
+writes nothing, and exits with status 2 (1 for a run that fails while running, 130 when interrupted).
+
+A sweep survives its failures: an invalid combination or a failing job is recorded in its
+``job.json`` (lattice.jobs) while the other jobs run; the sweep ends with one line per job that
+did not finish and status 1, and relaunching the same command into the same ``hydra.sweep.dir``
+runs only those jobs (docs/sweeps.md "Failed jobs and relaunching").
 """
 
 from __future__ import annotations
