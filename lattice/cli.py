@@ -307,8 +307,9 @@ def preflight(plan, multirun: bool) -> list[str]:
         sweep_dir = Path(OmegaConf.select(cfg, "hydra.sweep.dir"))
         finished = check_sweep_dir(sweep_dir, plan.jobs)
         if finished:
+            rest = len(plan.jobs) - len(finished)
             warnings.append(f"{len(finished)} of {len(plan.jobs)} jobs finished in an earlier launch into {sweep_dir}: "
-                            f"kept; running the other {len(plan.jobs) - len(finished)}")
+                            f"kept; " + (f"running the other {rest}" if rest else "nothing left to run"))
         check_writable(sweep_dir, "hydra.sweep.dir")
     for p in plan.valid:
         if p.output.dir:
@@ -434,11 +435,12 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc), EXIT_RUN)
     except ConfigError as exc:
         _fail(str(exc))
-    for note in notes:
-        _warn(note)
     if args.multirun and not shows_only:
         print(f"{PROG}: checked the {len(plan.jobs)} jobs of the sweep in {checked_s:.1f} s"
               + (f" ({len(plan.errors)} invalid)" if plan.errors else ""), file=sys.stderr)
+    for note in notes:
+        _warn(note)
+    if args.multirun and not shows_only:
         for n, message in plan.errors.items():
             _warn(f"job {n} ({' '.join(task_overrides(plan.jobs[n]))}) is invalid and will be recorded as failed: {message}")
         # Pin the sweep directory checked above (its ${now:} and ${run_id:} resolved once), so that the
