@@ -28,9 +28,11 @@ solve) cannot run that way; they are not compiled here: ``multigrid.cu`` gives t
 of their own under ``#ifdef LATTICE_HOST`` (thread 0 of each block does the block's work in the
 device's operation order, the other threads return), so the same launcher drives both. A new
 kernel that uses ``__shared__`` without such a body fails to compile here, loudly (the prelude
-defines neither ``__shared__`` nor ``__syncthreads``). ``multigrid.cu`` also gives its half-sweep
-``mg_smooth`` a host body (a contiguous loop over a row's interior voxels, same operations), for
-speed only.
+defines neither ``__shared__`` nor ``__syncthreads``). ``multigrid.cu`` also gives its hot kernels
+(half-sweep, residual–restriction, prolongation, set-up, output) host bodies that loop over a
+row's voxels with the same operations, for speed only. A host body that does its whole block's
+work in thread 0 says so with ``LATTICE_HOST_BLOCK_KERNEL(name)``: the launch then calls it once
+per block instead of once per thread (a call per thread alone costs ~8 ns).
 
 Cache: the libraries live in ``$LATTICE_KERNEL_CACHE``, else
 ``$XDG_CACHE_HOME/dtp-lattice/host-kernels``, else ``~/.cache/dtp-lattice/host-kernels``, one

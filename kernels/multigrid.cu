@@ -28,6 +28,11 @@
 // Host build (kernels/_host.py, LATTICE_HOST defined): the two kernels that need block-shared
 // memory and barriers (mg_lu, mg_coarse_solve) have a host body in which thread 0 of each block
 // does the block's work serially, in the same operation order, so the results are the same bits.
+// For speed, mg_smooth, mg_restrict, mg_prolong, mg_setup0 and mg_output have host bodies too:
+// loops over a row's voxels (interior voxels of interior rows in one vectorisable straight-line
+// loop, host_interior), again with the device's operations in the device's order. Every host
+// body is marked LATTICE_HOST_BLOCK_KERNEL: called once per block, not once per thread. The
+// device code is compiled only under #ifndef LATTICE_HOST and is unchanged by them.
 
 #define BND_ZERO_FLUX 0
 #define BND_DIRICHLET 1

@@ -44,9 +44,10 @@ The ``device`` argument of :class:`MultigridTwin` abstracts the launches (array 
 ``launch(name, grid, block, args)``) so that the same launcher can drive a CPU emulation of the
 kernels in the tests (``tests/test_gpu_multigrid.py``). ``mod`` (a module with
 ``get_function``, e.g. the host build of :mod:`lattice.kernels._host`) gives a
-:class:`ModuleDevice` over NumPy arrays: that is the host backend's multigrid (no graphs; the
-coarsest LU and solve run through the host bodies of ``multigrid.cu``; always exact, since the
-host build never contracts multiply–adds).
+:class:`ModuleDevice` over NumPy arrays: that is the host backend's multigrid (the kernels'
+host bodies in ``multigrid.cu``; always exact, since the host build never contracts
+multiply–adds). Its "graphs" are recorded launches replayed as bare C calls, automatic up to
+``ModuleDevice.graph_auto_voxels`` (2²¹) voxels.
 """
 
 from __future__ import annotations
