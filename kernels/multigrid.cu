@@ -279,6 +279,7 @@ extern "C" __global__ void mg_setup0(int nz, int ny, int nx, int hx, i64 cs, int
 LATTICE_HOST_BLOCK_KERNEL(mg_setup0)
 #endif
 
+#ifndef LATTICE_HOST
 // Restriction weights and reaction of level l+1 from level l: num = R(a0·w), den = R(w),
 // a0_c = num/den (level 0: w = 1/(a0 + α·2·ndim), num = a0·w). num is kept in the coarse f
 // buffer (overwritten by the first restriction of a cycle), den in the coarse w buffer.
@@ -335,6 +336,63 @@ extern "C" __global__ void __launch_bounds__(256)
     denc[so] = dc;
     a0c[so] = nc / dc;
 }
+
+#else  // LATTICE_HOST: thread 0 does the block's coarse voxels of its row in one loop (the device
+       // body per X, without a call and the index divisions per voxel).
+extern "C" __global__ void mg_coarse_setup(int nz, int ny, int nx, int hx, i64 cs, int three_d, int first, float nd2,
+                                           const float* __restrict__ a0f, const float* __restrict__ numf,
+                                           const float* __restrict__ denf, const float* __restrict__ alpha32,
+                                           const float* __restrict__ rt, int mz, int my, int mx, int hxc, i64 csc,
+                                           int nch, float* __restrict__ numc, float* __restrict__ denc,
+                                           float* __restrict__ a0c) {
+    const int row = blockIdx.x / nch;
+    const int X0 = (blockIdx.x - row * nch) * blockDim.x;
+    const int X1 = min(X0 + (int)blockDim.x, mx);
+    const int b = blockIdx.y;
+    const int Z = row / my, Y = row - Z * my;
+    const Lev L = {nz, ny, nx, hx, three_d, 0, 1, 1.0f, 0, 0};
+    const Lev C = {mz, my, mx, hxc, three_d, 0, 1, 1.0f, 0, 0};
+    const int zs[2] = {three_d ? 2 * Z : 0, three_d ? min(2 * Z + 1, nz - 1) : 0};
+    const int ys[2] = {2 * Y, min(2 * Y + 1, ny - 1)};
+    const float al = alpha32[b];
+    const float az = rt[Z], bz = rt[mz + Z];
+    const float ay = rt[2 * mz + Y], by = rt[2 * mz + my + Y];
+    for (int X = X0; X < X1; ++X) {
+        const int xs[2] = {2 * X, min(2 * X + 1, nx - 1)};
+        float vn[2][2][2], vd[2][2][2];
+        for (int dz = 0; dz < 2; ++dz)
+            for (int dy = 0; dy < 2; ++dy)
+                for (int dx = 0; dx < 2; ++dx) {
+                    if (dz == 1 && !three_d) {
+                        vn[dz][dy][dx] = 0.0f;
+                        vd[dz][dy][dx] = 0.0f;
+                        continue;
+                    }
+                    const i64 si = split_index(L, cs, b, zs[dz], ys[dy], xs[dx]);
+                    float num, den;
+                    if (first) {
+                        const float a = a0f[si];
+                        const float t = al * nd2;
+                        den = 1.0f / (a + t);
+                        num = a * den;
+                    } else {
+                        num = numf[si];
+                        den = denf[si];
+                    }
+                    vn[dz][dy][dx] = num;
+                    vd[dz][dy][dx] = den;
+                }
+        const float ax = rt[2 * mz + 2 * my + X], bx = rt[2 * mz + 2 * my + mx + X];
+        const float nc = restrict_children(vn, three_d, az, bz, ay, by, ax, bx);
+        const float dc = restrict_children(vd, three_d, az, bz, ay, by, ax, bx);
+        const i64 so = split_index(C, csc, b, Z, Y, X);
+        numc[so] = nc;
+        denc[so] = dc;
+        a0c[so] = nc / dc;
+    }
+}
+LATTICE_HOST_BLOCK_KERNEL(mg_coarse_setup)
+#endif
 
 #ifndef LATTICE_HOST
 // Dense LU without pivoting, float64, of the coarsest operator of each field (one block per
