@@ -243,6 +243,8 @@ def gather(sweep_dir: Path) -> Sweep:
     """
     import pandas as pd
 
+    from lattice.jobs import read_job
+
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise SweepError(f"{sweep_dir} is not a folder: pass the sweep directory (hydra.sweep.dir) of a "
@@ -252,6 +254,10 @@ def gather(sweep_dir: Path) -> Sweep:
     missing: list[tuple[Path, str]] = []
     overrides_of: dict[Path, dict] = {}
     for job in find_jobs(sweep_dir):
+        record = read_job(job)  # failed, killed or still running: not in the table, its error listed
+        if record is not None and not record.finished:
+            missing.append((job, f"job {record.status}" + (f": {record.message}" if record.message else "")))
+            continue
         try:
             records = read_run(job)
         except FileNotFoundError:

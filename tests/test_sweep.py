@@ -209,3 +209,18 @@ def test_competitive_release_sweep_end_to_end(tmp_path):
     arms = pd.read_csv(sweep_dir / "analysis" / "arms.csv")
     assert arms["rows"].tolist() == [3, 3]
     assert "Log-rank" in proc.stdout and "treatment=continuous" in proc.stdout
+
+
+def test_killed_or_failed_job_records_keep_partial_runs_out_of_the_table(tmp_path):
+    """A job whose job.json says it did not finish is listed with its error, even when it left a
+    partial summary.h5 (a run killed half-way), and never counted as a row."""
+    from lattice.jobs import FAILED, FINISHED, INTERRUPTED, JobRecord
+    from lattice.jobs import write_job as write_record
+
+    sweep = tmp_path / "sweep"
+    for num, status in enumerate((FINISHED, INTERRUPTED, FAILED)):
+        write_job(sweep / str(num), ["treatment=adaptive", f"seed={num}"], [burden_table(progresses_at(3))])
+        write_record(sweep / str(num), JobRecord(num, [f"seed={num}"], status, "boom" if status == FAILED else ""))
+    s = gather(sweep)
+    assert len(s.table) == 1
+    assert {j.name: why for j, why in s.missing} == {"1": "job interrupted", "2": "job failed: boom"}
