@@ -537,6 +537,9 @@ static void host_interior(const HostRow& R, int lo, int hi, int p, float* __rest
     const double* __restrict__ wx = R.wx;
     const float gly = R.gly, ghy = R.ghy, glz = R.glz, ghz = R.ghz, alpha_l = R.alpha_l, al = R.al;
     const double wzy = R.wzy;
+    // On uniform levels every interior x has the same weff (checked by kernels/multigrid.py
+    // host_tables), so W = float(wzy + weff_x) is the same for the whole loop.
+    const float W_row = UNIFORM && SMOOTH && hi > lo ? (float)(wzy + wx[2 * lo + p]) : 0.0f;
     for (int m = lo; m < hi; ++m) {
         const int x = 2 * m + p;
         const float c = own[m];
@@ -573,7 +576,7 @@ static void host_interior(const HostRow& R, int lo, int hi, int p, float* __rest
         const float ra = acc * alpha_l;
         const float r = rf + ra;
         if (SMOOTH) {
-            const float W = (float)(wzy + wx[x]);
+            const float W = UNIFORM ? W_row : (float)(wzy + wx[x]);
             const float d = al * W;
             const float inv = 1.0f / (a + d);
             const float dc = r * inv;

@@ -117,6 +117,8 @@ def host_tables(shape: tuple[int, ...], boundary: str) -> dict:
         gl = _zyx(ndim, [ax.gl.astype(np.float32) for ax in geo.axes], np.float32(0))
         gh = _zyx(ndim, [ax.gh.astype(np.float32) for ax in geo.axes], np.float32(0))
         we = _zyx(ndim, [ax.weff.astype(np.float64) for ax in geo.axes], 0.0)
+        if geo.uniform and any(np.unique(ax.weff[1:-1]).size > 1 for ax in geo.axes):
+            raise AssertionError("a uniform level with unequal interior weff (the host half-sweep hoists W)")
         entry = {
             "shape": tuple(int(n) for n in geo.shape), "dims": (nz, ny, nx), "hx": (nx + 1) // 2,
             "uniform": bool(geo.uniform), "scale": float(geo.scale),
