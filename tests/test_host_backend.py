@@ -120,6 +120,18 @@ def test_host_multigrid_is_bit_identical_to_numpy(host, shape, boundary):
     np.testing.assert_array_equal(mg.solve(c2, cycles=4, kernel=twin, graph=True, **kw), ref)
 
 
+@pytest.mark.parametrize("boundary", ["dirichlet", "periodic"])
+def test_host_multigrid_parallel_launches_are_numpy_bits(host, boundary):
+    """A lattice large enough that the finest level's launches run as OpenMP loops (≥ 32768
+    threads; the other cases run on the calling thread), plain and as a recorded graph."""
+    twin = host.kernel("multigrid")
+    c, kw = problem((40, 36, 34), boundary)
+    ref = mg.solve(c, cycles=2, **kw)
+    for graph in (False, True):
+        np.testing.assert_array_equal(mg.solve(c, cycles=2, kernel=twin, graph=graph, **kw), ref,
+                                      err_msg=f"graph={graph}")
+
+
 def test_host_philox_draws_are_numpy_bits(host):
     fill = host.kernel("uniforms")
     for R, shape, step, stream, draw in [(3, (7, 9), 2**32 - 3, Stream.FATE, 1), (1, (5, 4, 3), 0, Stream.INITIAL, 0),
