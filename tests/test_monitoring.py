@@ -118,9 +118,9 @@ def test_exact_monitoring_adds_no_state():
     (("treatment.monitoring.interval_h=720", "treatment.monitoring.delay_h=720"), "delay_h"),
 ])
 def test_bad_monitoring_times_name_the_key(over, key):
-    model = build_model(*ADAPTIVE, "treatment.monitoring.kind=psa", *over)
+    """Refused when the parameters are validated, before a model (or any file) exists."""
     with pytest.raises(ConfigError, match=f"treatment.monitoring.{key}"):
-        model.initial_state()
+        build_model(*ADAPTIVE, "treatment.monitoring.kind=psa", *over)
 
 
 def test_sequential_schedules_switch_at_the_reported_progression_not_the_true_one():
