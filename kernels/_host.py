@@ -125,12 +125,25 @@ static thread_local lattice_dim3 blockIdx, threadIdx, blockDim, gridDim;
 static inline uint32_t __umulhi(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 32); }
 static inline int min(int a, int b) { return a < b ? a : b; }
 static inline int max(int a, int b) { return a > b ? a : b; }
+// Launches of fewer threads than this run on the calling thread: an OpenMP fork/join costs
+// microseconds when the cores are free and a scheduler time slice when they are not.
+#define LATTICE_PARALLEL_MIN 32768L
 // A host body that does its whole block's work in thread 0 (multigrid.cu) marks itself with
-// LATTICE_HOST_BLOCK_KERNEL(name) after its definition: the launch then calls it once per block
-// (threadIdx.x = 0) instead of once per thread, which saves a call per thread.
-template <auto K> struct lattice_block_kernel { static constexpr bool value = false; };
-#define LATTICE_HOST_BLOCK_KERNEL(k) \
-    template <> struct lattice_block_kernel<&k> { static constexpr bool value = true; };
+// LATTICE_HOST_BLOCK_KERNEL(name, min_threads) after its definition: the launch then calls it
+// once per block (threadIdx.x = 0) instead of once per thread, which saves a call per thread,
+// and runs in parallel only from min_threads (grid × block) on: such bodies take ~1–2 ns per
+// voxel, not the ~30 ns of a per-thread rule kernel, so a launch needs more threads' worth of
+// work to pay for waking the sleeping OpenMP threads (a 200² multigrid solve of 2 fields took
+// 7 ms on 2 threads with the rule kernels' threshold, 3.5 ms on one).
+template <auto K> struct lattice_block_kernel {
+    static constexpr bool value = false;
+    static constexpr long parallel_min = LATTICE_PARALLEL_MIN;
+};
+#define LATTICE_HOST_BLOCK_KERNEL(k, min_threads)                \
+    template <> struct lattice_block_kernel<&k> {                \
+        static constexpr bool value = true;                      \
+        static constexpr long parallel_min = (long)(min_threads); \
+    };
 """
 
 ENTRY_TEMPLATE = r"""
@@ -147,9 +160,6 @@ LATTICE_CODE(const double*, "&f8") LATTICE_CODE(int*, "*i4") LATTICE_CODE(const 
 LATTICE_CODE(uint8_t*, "*u1") LATTICE_CODE(const uint8_t*, "&u1") LATTICE_CODE(bool*, "*b1")
 LATTICE_CODE(const bool*, "&b1") LATTICE_CODE(uint32_t*, "*u4") LATTICE_CODE(const uint32_t*, "&u4")
 
-// Launches of fewer threads than this run on the calling thread: an OpenMP fork/join costs
-// microseconds when the cores are free and a scheduler time slice when they are not.
-#define LATTICE_PARALLEL_MIN 32768L
 template <class F> struct lattice_kernel;
 template <class... A> struct lattice_kernel<void (*)(A...)> {
     static const char* sig() {
@@ -164,7 +174,7 @@ template <class... A> struct lattice_kernel<void (*)(A...)> {
     __attribute__((flatten)) static void run(unsigned gx, unsigned gy, unsigned bx, void** args) {
         const std::tuple<A...> a = unpack(args, std::index_sequence_for<A...>{});
         const long nb = (long)gx * gy;
-#pragma omp parallel if (nb * bx >= LATTICE_PARALLEL_MIN)
+#pragma omp parallel if (nb * bx >= lattice_block_kernel<K>::parallel_min)
         {
 #ifdef LATTICE_HOST_FTZ  // tests only: what CUDA's -ftz=true does (MXCSR flush-to-zero, denormals-are-zero)
             const unsigned csr = _mm_getcsr();

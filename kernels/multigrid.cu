@@ -276,7 +276,7 @@ extern "C" __global__ void mg_setup0(int nz, int ny, int nx, int hx, i64 cs, int
         a0[(2 * (i64)b + col) * cs + o] = a;
     }
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_setup0)
+LATTICE_HOST_BLOCK_KERNEL(mg_setup0, 1L << 19)
 #endif
 
 #ifndef LATTICE_HOST
@@ -391,7 +391,7 @@ extern "C" __global__ void mg_coarse_setup(int nz, int ny, int nx, int hx, i64 c
         a0c[so] = nc / dc;
     }
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_coarse_setup)
+LATTICE_HOST_BLOCK_KERNEL(mg_coarse_setup, 1L << 16)  // threads = coarse voxels, ~13 ns each
 #endif
 
 #ifndef LATTICE_HOST
@@ -474,7 +474,7 @@ extern "C" __global__ void mg_lu(int nz, int ny, int nx, int hx, i64 cs, const f
             }
     }
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_lu)
+LATTICE_HOST_BLOCK_KERNEL(mg_lu, LATTICE_PARALLEL_MIN)
 #endif
 
 #ifndef LATTICE_HOST
@@ -675,7 +675,7 @@ extern "C" __global__ void mg_smooth(LEVEL_PARAMS, i64 cs, int nch, int colour, 
     }
     for (int m = hi_m; m < m1; ++m) one(m);
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_smooth)
+LATTICE_HOST_BLOCK_KERNEL(mg_smooth, 1L << 18)  // threads ~ voxels of one colour, ~1.5 ns each
 #endif
 
 #ifndef LATTICE_HOST
@@ -837,7 +837,7 @@ extern "C" __global__ void mg_restrict(LEVEL_PARAMS, i64 cs, int inhom, int firs
         (cc ? cc1 : cc0)[(i64)b * csc + sl] = 0.0f;
     }
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_restrict)
+LATTICE_HOST_BLOCK_KERNEL(mg_restrict, 1L << 15)  // threads = coarse voxels, ~16 ns each
 #endif
 
 // Index into a coarse axis padded by one ghost each side → the coarse index that ghost copies and
@@ -1027,7 +1027,7 @@ extern "C" __global__ void mg_prolong(int nz, int ny, int nx, int hx, i64 cs, in
         co[m] = co[m] + (p + q);
     }
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_prolong)
+LATTICE_HOST_BLOCK_KERNEL(mg_prolong, 1L << 19)  // threads ≥ fine voxels, ~1 ns each
 #endif
 
 #ifndef LATTICE_HOST
@@ -1127,7 +1127,7 @@ extern "C" __global__ void mg_coarse_solve(LEVEL_PARAMS, i64 cs, int mode, int i
         cp[o] = mode == 0 ? s : cp[o] + s;
     }
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_coarse_solve)
+LATTICE_HOST_BLOCK_KERNEL(mg_coarse_solve, LATTICE_PARALLEL_MIN)
 #endif
 
 #ifndef LATTICE_HOST
@@ -1157,5 +1157,5 @@ extern "C" __global__ void mg_output(int nz, int ny, int nx, int hx, i64 cs, int
     const float* __restrict__ co = (((y + z) & 1) ? c0 : c1) + o;
     for (int x = x0; x < x1; ++x) orow[x] = (x & 1) ? co[x >> 1] : ce[x >> 1];
 }
-LATTICE_HOST_BLOCK_KERNEL(mg_output)
+LATTICE_HOST_BLOCK_KERNEL(mg_output, 1L << 19)
 #endif
