@@ -470,9 +470,10 @@ class HostFunction:
         return out
 
     def prepare(self, grid, block, args) -> tuple:
-        """A checked launch, not run: ``(entry, grid_x, grid_y, block_x, argument pointers, holders)``;
-        ``entry(*launch[:5])`` runs it (the holders must stay alive until then). Recorded launches
-        replay without the checks (:class:`lattice.kernels.multigrid.ModuleDevice` graphs)."""
+        """A checked launch, not run: ``(entry, grid_x, grid_y, block_x, argument pointers, keep)``;
+        ``entry(*launch[:5])`` runs it. ``keep`` holds the argument values and the arrays, so the
+        pointers stay valid as long as the tuple lives. Recorded launches replay without the checks
+        (:class:`lattice.kernels.multigrid.ModuleDevice` graphs)."""
         grid = tuple(int(g) for g in grid) + (1,) * (2 - len(grid))
         if len(grid) > 2 and any(g != 1 for g in grid[2:]) or len(block) > 1 and any(int(b) != 1 for b in block[1:]):
             raise ValueError(f"{self.name}: the host launch supports grid (x, y) and block (x,) only")
@@ -480,10 +481,10 @@ class HostFunction:
             raise ValueError(f"{self.name}: empty launch grid={grid} block={tuple(block)}")
         holders = self._holders(args)
         ptrs = (ctypes.c_void_p * max(1, len(holders)))(*[ctypes.addressof(h) for h in holders])
-        return self._entry, grid[0], grid[1], int(block[0]), ptrs, holders
+        return self._entry, grid[0], grid[1], int(block[0]), ptrs, (holders, tuple(args))
 
     def __call__(self, grid, block, args) -> None:
-        entry, gx, gy, bx, ptrs, _holders = self.prepare(grid, block, args)
+        entry, gx, gy, bx, ptrs, _keep = self.prepare(grid, block, args)
         entry(gx, gy, bx, ptrs)
 
 

@@ -305,7 +305,7 @@ class ModuleDevice:
             self._recording = None
 
     def replay(self, graph) -> None:
-        for entry, gx, gy, bx, ptrs, _holders in graph:
+        for entry, gx, gy, bx, ptrs, _keep in graph:
             entry(gx, gy, bx, ptrs)
 
 
