@@ -235,7 +235,13 @@ def test_probe_describes_the_compiler():
     assert line.startswith("host C++ compiler ") and line.endswith(" with OpenMP")
 
 
-def test_lattice_run_host_writes_numpy_bytes(tmp_path, host):
+@pytest.mark.parametrize("args", [
+    # the HAL adaptive-therapy model, two replicates in one run
+    ["experiment=competitive_release", "grid.shape=[32,32]", "duration_h=480", "output.every_h=240", "replicates=2"],
+    # the first run (make run): vessels, oxygen, glucose, a drug through the vessels, persisters
+    ["experiment=dtp_relapse", "grid.shape=[48,48]", "duration_h=48", "output.every_h=24", "output.report=false"],
+], ids=["competitive_release", "dtp_relapse"])
+def test_lattice_run_host_writes_numpy_bytes(tmp_path, host, args):
     """``lattice-run backend=host``: every frame chunk byte-identical to ``backend=numpy`` and every
     summary table equal (only the recorded backend name and timings differ)."""
     import subprocess
@@ -243,8 +249,7 @@ def test_lattice_run_host_writes_numpy_bytes(tmp_path, host):
 
     import h5py
 
-    args = ["experiment=competitive_release", "grid.shape=[32,32]", "duration_h=480", "output.every_h=240",
-            "replicates=2", "output.progress=false"]
+    args = [*args, "output.progress=false"]
     for backend in ("numpy", "host"):
         proc = subprocess.run([sys.executable, "-m", "lattice.cli", *args, f"backend={backend}",
                                f"hydra.run.dir={tmp_path / backend}"], check=False, capture_output=True, text=True,
