@@ -63,8 +63,11 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
 
 # -- running ------------------------------------------------------------------------------------
 
-def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool = False):
-    """Build the backend and model, run, print the summary; returns the RunResult."""
+def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool = False, mirror_to: str | None = None):
+    """Build the backend and model, run, print the summary; returns the RunResult.
+
+    ``mirror_to``: a remote run directory (URL) that ``run_dir`` (its local staging copy) is
+    uploaded to after every recording point and at the end (lattice.io.remote)."""
     from lattice.backend import make_backend
     from lattice.model import Model
     from lattice.report import print_summary
@@ -82,12 +85,24 @@ def execute(params, cfg_dict: dict, cfg_yaml: str, run_dir: Path, resume: bool =
     backend = make_backend(params.backend, exact=params.exact)
     print(f"{PROG}: backend {backend.name} ({backend.reason})", file=sys.stderr)
     sim = Simulation(Model.build(params, backend), run_dir, cfg_dict, cfg_yaml)
+    mirror = None
+    if mirror_to is not None:
+        from lattice.io.remote import Mirror
+
+        mirror = Mirror(run_dir, mirror_to)
+        if resume:
+            mirror.adopt_remote()
     sim.resume() if resume else sim.start()
+    if mirror is not None:
+        sim.writer.after_record = mirror.sync
     try:
         result = sim.run()
+        if mirror is not None:
+            mirror.sync()  # the end of the run: trimmed arrays, consolidated metadata
     except KeyboardInterrupt:
-        _fail(f"interrupted at step {sim.state.step}; complete frames are readable in {run_dir}; "
-              f"continue with: {PROG} resume={run_dir}", 130)
+        where = mirror_to or run_dir
+        _fail(f"interrupted at step {sim.state.step}; complete frames are readable in {where}; "
+              f"continue with: {PROG} resume={where}", 130)
     print_summary(result, params)
     if params.output.report:
         write_report(run_dir)
@@ -123,10 +138,15 @@ def _hydra_task(cfg) -> None:
         params = params_from_config(cfg)
     except ConfigError as exc:
         _fail(str(exc))
-    run_dir = Path(params.output.dir or HydraConfig.get().runtime.output_dir)
+    from lattice.io.remote import is_url, stage_new
+
+    url = params.output.dir if is_url(params.output.dir) else None
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
     try:
-        execute(params, cfg_dict, OmegaConf.to_yaml(cfg, resolve=True), run_dir)
+        # A URL: written to a local staging copy and mirrored there (lattice.io.remote).
+        run_dir = stage_new(url, params.output.overwrite) if url else Path(params.output.dir or
+                                                                             HydraConfig.get().runtime.output_dir)
+        execute(params, cfg_dict, OmegaConf.to_yaml(cfg, resolve=True), run_dir, mirror_to=url)
     except ConfigError as exc:
         _fail(str(exc))
     except (RunExistsError, OutputError, RuntimeError) as exc:
@@ -311,7 +331,19 @@ def preflight(plan, multirun: bool) -> list[str]:
             warnings.append(f"{len(finished)} of {len(plan.jobs)} jobs finished in an earlier launch into {sweep_dir}: "
                             f"kept; " + (f"running the other {rest}" if rest else "nothing left to run"))
         check_writable(sweep_dir, "hydra.sweep.dir")
+    from lattice.io.remote import is_url, remote_has_run
+
     for p in plan.valid:
+        if is_url(p.output.dir):  # object storage: nothing local to check (lattice.io.remote)
+            if multirun:
+                raise ConfigError(f"output.dir={p.output.dir}: a sweep cannot write its jobs to one URL; run "
+                                  f"the jobs one by one with output.dir=URL/<name>, or drop output.dir")
+            if not p.output.overwrite and remote_has_run(p.output.dir):
+                raise RunExistsRefusal(f"{p.output.dir} already holds a run: pass resume={p.output.dir} to continue "
+                                       f"it, output.overwrite=true to replace it, or choose another output.dir")
+            check_writable(Path(OmegaConf.select(cfg, "hydra.run.dir")), "hydra.run.dir")
+            resources.check(p, None)
+            continue
         if p.output.dir:
             run_dir, key = Path(p.output.dir), "output.dir"
             if not multirun:  # Hydra still writes .hydra/ into its own run directory
@@ -363,11 +395,20 @@ def resume(args: argparse.Namespace) -> None:
             _fail(f"cannot parse '{a}' after resume=: write {PROG} resume=DIR [duration_h=H]")
         pairs.append(a.split("=", 1))
     given = dict(pairs)
-    run_dir = Path(given.pop("resume"))
+    from lattice.io.remote import is_url, stage_resume
+
+    url = given.pop("resume")
+    url, run_dir = (url, None) if is_url(url) else (None, Path(url))
     extra = set(given) - {"duration_h"}
     if extra:
         _fail(f"cannot change {', '.join(sorted(extra))} when resuming (only duration_h may be extended); "
               f"start a new run for other changes")
+    if url is not None:  # continued in a local staging copy, mirrored back (lattice.io.remote)
+        try:
+            run_dir = stage_resume(url)
+        except Exception as exc:  # noqa: BLE001 - unreachable, missing or unreadable: nothing to resume
+            _fail(f"resume={url}: cannot download the run ({type(exc).__name__}: {_first_line(exc)}); check the "
+                  f"URL and the storage credentials")
     if not run_dir.is_dir():
         _fail(f"resume={run_dir}: no such run directory; give the directory of a run (it holds run.zarr)")
     from lattice.io.rundir import has_run
@@ -398,7 +439,8 @@ def resume(args: argparse.Namespace) -> None:
     except ConfigError as exc:
         _fail(str(exc))
     try:
-        execute(params, OmegaConf.to_container(cfg, resolve=True), OmegaConf.to_yaml(cfg), run_dir, resume=True)
+        execute(params, OmegaConf.to_container(cfg, resolve=True), OmegaConf.to_yaml(cfg), run_dir, resume=True,
+                mirror_to=url)
     except (OutputError, RuntimeError) as exc:
         _fail(str(exc), EXIT_RUN)
 

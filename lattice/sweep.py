@@ -86,9 +86,10 @@ def read_run(run_dir: Path) -> list[ReplicateRecord]:
         OSError, KeyError: an unreadable summary.
     """
     from lattice.io import read_summary
+    from lattice.io.remote import localize
     from lattice.io.rundir import SUMMARY_NAME
 
-    run_dir = Path(run_dir)
+    run_dir = localize(run_dir)  # a URL (s3://…) is read from a local copy
     summary = run_dir / SUMMARY_NAME
     if summary.is_file():
         _, _, attrs = read_summary(summary)
@@ -243,9 +244,10 @@ def gather(sweep_dir: Path) -> Sweep:
     """
     import pandas as pd
 
+    from lattice.io.remote import localize
     from lattice.jobs import read_job
 
-    sweep_dir = Path(sweep_dir)
+    sweep_dir = localize(sweep_dir)  # a URL (s3://…) is analysed in a local copy
     if not sweep_dir.is_dir():
         raise SweepError(f"{sweep_dir} is not a folder: pass the sweep directory (hydra.sweep.dir) of a "
                          f"'lattice-run -m' command")
@@ -438,13 +440,15 @@ def analyse(sweep_dir: Path, out_dir: Path | None = None, unit: str = "auto") ->
 
     Args:
         sweep_dir: the sweep directory (``hydra.sweep.dir``) or a single run.
-        out_dir: where to write (default ``<sweep_dir>/analysis``).
+        out_dir: where to write (default ``<sweep_dir>/analysis``; for a URL, in its local copy).
         unit: time unit of the figures: "h", "d" or "auto" (days above 240 h).
     """
     import pandas as pd
 
+    from lattice.io.remote import localize
     from lattice.survival import compare_arms
 
+    sweep_dir = localize(sweep_dir)  # a URL: the analysis is written beside the local copy
     sweep = gather(sweep_dir)
     out = Path(out_dir) if out_dir is not None else Path(sweep_dir) / ANALYSIS_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -537,7 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Gather a lattice-run sweep into one table; KM curves, log-rank tests and "
                                "population curves per arm (docs/sweeps.md).")
-    parser.add_argument("sweep_dir", type=Path, help="the sweep directory (hydra.sweep.dir) of 'lattice-run -m'")
+    parser.add_argument("sweep_dir", type=str, help="the sweep directory (hydra.sweep.dir) of 'lattice-run -m', "
+                        "or its URL (s3://…, read from a local copy)")
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default SWEEP_DIR/{ANALYSIS_DIR})")
     parser.add_argument("--time-unit", choices=("auto", "h", "d"), default="auto",
                         help="time axis of the figures (auto: days above 240 h)")

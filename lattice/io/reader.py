@@ -28,6 +28,7 @@ from lattice.io.layout import (
     read_group_attrs,
     replicate_group,
 )
+from lattice.io.remote import localize
 from lattice.io.rundir import SUMMARY_NAME, ZARR_NAME
 from lattice.io.summary import read_summary
 
@@ -64,7 +65,7 @@ class RunReader:
     """
 
     def __init__(self, path: Path | str, replicate: int | None = None) -> None:
-        store, named = locate(path)
+        store, named = locate(localize(path))  # a URL is read from a local copy (lattice.io.remote)
         self.store_path = store.absolute()
         self.run_dir = self.store_path.parent
         if not is_lattice_run(self.store_path):
@@ -197,7 +198,10 @@ def find_runs(path: Path | str) -> list[Path]:
     ``run.zarr``), one ``run.zarr/replicate_<r>`` per replicate of an ensemble with frames, or,
     for a directory of schema-1 replicates (``replicate_000/``…) or a sweep, those of every
     direct sub-directory holding a run. Empty when ``path`` holds no DTP Lattice run."""
-    path = Path(path).expanduser()
+    try:
+        path = localize(path).expanduser()
+    except FileNotFoundError:  # a URL with nothing under it
+        return []
     if is_lattice_run(path):
         store, named = locate(path)
         if named is not None:

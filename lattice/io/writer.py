@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -294,6 +294,8 @@ class RunWriter:
         self._planned = 0
         self._closed = False
         self._failed = False
+        #: Called after every complete recording point (the remote mirror of lattice.io.remote).
+        self.after_record: Callable[[], None] | None = None
 
     @classmethod
     def reopen(cls, run_dir: Path, describe: Describe | None = None) -> tuple[Self, checkpoint.SavedState]:
@@ -476,6 +478,8 @@ class RunWriter:
         except BaseException:
             self._failed = True
             raise
+        if self.after_record is not None:
+            self.after_record()
 
     def _write_frames(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Step 1: every replicate's chunk/shard of every array at ``t = index``."""
