@@ -190,6 +190,24 @@ def test_existing_remote_run_is_refused(full_run, s3_env, tmp_path):
     assert "already holds a run" in err and "Traceback" not in err
 
 
+def test_overwrite_replaces_the_remote_run(s3_env, tmp_path):
+    """output.overwrite=true on a URL holding a run: the old objects go, the new run is complete
+    (a shorter run: no frame of the old one is left listed)."""
+    from lattice.io import open_run
+
+    url = "s3://bucket/overwritten"
+    fs = s3fs.S3FileSystem()
+    fs.pipe_file("bucket/overwritten/summary.h5", b"not a run")  # an earlier "run" at the URL
+    fs.pipe_file("bucket/overwritten/state.tar", b"stale")
+    short = [a for a in RUN if not a.startswith("duration_h")] + ["duration_h=8"]
+    proc = _run([*short, f"output.dir={url}", "output.overwrite=true", f"hydra.run.dir={tmp_path / 'h'}"],
+                tmp_path, s3_env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert _remote_frames(url) == 3
+    assert open_run(url).state() is not None  # the stale state.tar was replaced by a real checkpoint
+
+
 def test_upload_order_is_the_commit_order():
     """Data before metadata, the root metadata (the frame list) after every other document,
     then the summary, then the checkpoint: an interrupted upload leaves an earlier state."""
@@ -208,3 +226,15 @@ def test_urls_are_told_from_paths():
 
     assert is_url("s3://bucket/run") and is_url("gs://b/r")
     assert not is_url("runs/2026-11-30/06-00-00") and not is_url("C:\\runs") and not is_url(None)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["-m", "seed=1,2", "output.dir=s3://bucket/sweep-url"], "output.dir=s3://bucket/sweep-url"),
+    (["resume=s3://bucket/no-such-run"], "resume=s3://bucket/no-such-run"),
+])
+def test_bad_remote_commands_are_refused_in_one_line(s3_env, tmp_path, args, needle):
+    proc = _run([*args, f"hydra.sweep.dir={tmp_path / 's'}"] if "-m" in args else args, tmp_path, s3_env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s3:").exists()
