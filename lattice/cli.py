@@ -338,7 +338,13 @@ def preflight(plan, multirun: bool) -> list[str]:
             if multirun:
                 raise ConfigError(f"output.dir={p.output.dir}: a sweep cannot write its jobs to one URL; run "
                                   f"the jobs one by one with output.dir=URL/<name>, or drop output.dir")
-            if not p.output.overwrite and remote_has_run(p.output.dir):
+            try:
+                exists = remote_has_run(p.output.dir)
+            except Exception as exc:  # noqa: BLE001 - no backend, no credentials, no server: one line
+                raise ConfigError(f"output.dir={p.output.dir}: cannot reach it ({type(exc).__name__}: "
+                                  f"{_first_line(exc)}); check the URL, the storage credentials and the endpoint "
+                                  f"(AWS_ENDPOINT_URL for an S3-compatible server)") from None
+            if not p.output.overwrite and exists:
                 raise RunExistsRefusal(f"{p.output.dir} already holds a run: pass resume={p.output.dir} to continue "
                                        f"it, output.overwrite=true to replace it, or choose another output.dir")
             check_writable(Path(OmegaConf.select(cfg, "hydra.run.dir")), "hydra.run.dir")
