@@ -25,14 +25,14 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 
 # What `make run` and the README tour use: the viewer (napari, matplotlib) and the joblib launcher.
 # Then napari's reader preference, so that `napari RUN/run.zarr` opens with the DTP Lattice reader.
-$(VENV)/.tour: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[viewer,joblib]'
+$(VENV)/.tour: pyproject.toml constraints/test.txt | $(BIN)/python
+	$(PIP) install -q -c constraints/test.txt -e '.[viewer,joblib]'
 	-$(BIN)/lattice-view --register-reader
 	touch $(VENV)/.core $@
 
 # Everything the test suite needs: test tools, the viewer stack, the joblib launcher.
-$(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[test,viewer,viewer-test]'
+$(VENV)/.test: pyproject.toml constraints/test.txt | $(BIN)/python
+	$(PIP) install -q -c constraints/test.txt -e '.[test,viewer,viewer-test]'
 	touch $(VENV)/.core $@
 
 run: $(VENV)/.tour
