@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import zarr
 
+from tests.kill_helpers import kill_after_frames
+
 SMALL = ["grid.shape=[24,24]", "duration_h=6", "output.every_h=2", "tumour.initial.radius_um=60",
          "output.progress=false", "backend=numpy"]
 
@@ -165,25 +167,11 @@ def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path):
 def test_killed_run_keeps_complete_frames_and_resumes_exactly(tmp_path):
     """SIGKILL part-way: every frame listed in frame_times_h reads back, and resume finishes
     with exactly the frames and table of an uninterrupted run."""
-    import signal
-    import time
-
     from lattice.io import open_run
 
     args = ["grid.shape=[40,40]", "duration_h=120", "output.every_h=4", "output.progress=false", "backend=numpy"]
     killed, full = tmp_path / "killed", tmp_path / "full"
-    proc = subprocess.Popen([sys.executable, "-m", "lattice.cli", *args, f"hydra.run.dir={killed}"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if open_run(killed).n_frames >= 4:
-                break
-        except Exception:  # noqa: BLE001, S110 - the run is still being created: poll again
-            pass
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_frames(args, killed, tmp_path, frames=4)
     reader = open_run(killed)
     n = reader.n_frames
     assert 4 <= n < 31, "the run must have been killed part-way"

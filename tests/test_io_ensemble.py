@@ -7,13 +7,10 @@ Small lattices; the subprocess test uses the real CLI.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from lattice.events import compute_events
 from lattice.io import RunWriter, find_runs, open_run, prepare_run_dir, read_summary
 from lattice.observe import column_doc
 from lattice.simulation import Simulation
+from tests.kill_helpers import kill_after_frames
 
 SHAPE = (6, 5)
 FIELDS = [{"name": "oxygen", "units": "mmHg", "description": "dissolved oxygen"},
@@ -356,16 +354,7 @@ def test_sigkill_of_an_ensemble_resumes_byte_identical(tmp_path):
         return subprocess.run([sys.executable, "-m", "lattice.cli", *a], cwd=tmp_path, capture_output=True,
                               text=True, timeout=300, check=False)
 
-    proc = subprocess.Popen([sys.executable, "-m", "lattice.cli", *args, f"hydra.run.dir={killed}"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        with contextlib.suppress(FileNotFoundError, KeyError, ValueError):  # the store is still being created
-            if open_run(killed).n_frames >= 4:
-                break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_frames(args, killed, tmp_path, frames=4)
     n = open_run(killed).n_frames
     assert 4 <= n < 21, "the run must have been killed part-way"
     for r in range(3):

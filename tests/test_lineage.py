@@ -5,10 +5,6 @@ barcode_assay preset's "same clone, same fate?" test."""
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
-import sys
-import time
 
 import h5py
 import numpy as np
@@ -20,6 +16,7 @@ from lattice.lineage import clone_table, overlap, overlap_from_table, sister
 from lattice.observe import observe
 from lattice.processes import placement
 from tests.conftest import build_model
+from tests.kill_helpers import kill_after_frames
 from tests.test_cli import lattice_run
 
 DISH = ("experiment=persister_assay", "grid.shape=[32,32]", "treatment=none")
@@ -191,18 +188,7 @@ def test_barcodes_and_monitoring_survive_a_kill_and_resume(tmp_path):
             "treatment.monitoring.interval_h=6", "treatment.monitoring.delay_h=3", "treatment.monitoring.cv=0.2",
             "output.progress=false", "backend=numpy"]
     killed, full = tmp_path / "killed", tmp_path / "full"
-    proc = subprocess.Popen([sys.executable, "-m", "lattice.cli", *args, f"hydra.run.dir={killed}"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if open_run(killed).n_frames >= 3:
-                break
-        except Exception:  # noqa: BLE001, S110 - the run is still being created: poll again
-            pass
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_frames(args, killed, tmp_path, frames=3, poll_s=0.02)
     assert open_run(killed).n_frames < 13, "the run must have been killed part-way"
     proc = lattice_run([f"resume={killed}"], tmp_path)
     assert proc.returncode == 0, proc.stderr
